@@ -1,0 +1,1 @@
+"""Addons: DNS, dashboard, metrics, logging."""

@@ -1,0 +1,1 @@
+"""kube-apiserver: the HTTP API over the store."""

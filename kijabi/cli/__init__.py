@@ -1,0 +1,1 @@
+"""The `kijabi` command: the only place that wires configuration."""

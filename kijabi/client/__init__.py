@@ -1,0 +1,1 @@
+"""Client library: REST client, informers, workqueue, leader election. Every component builds on it."""

@@ -1,0 +1,1 @@
+"""cloud-controller-manager: node, route, service and volume controllers."""

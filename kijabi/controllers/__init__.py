@@ -1,0 +1,1 @@
+"""kube-controller-manager: the controllers that make declared state real (API only)."""

@@ -1,0 +1,1 @@
+"""kubelet: runs pods through CRI."""
