@@ -1,0 +1,395 @@
+"""The single writer of the SQLite store: one thread, one connection, group commit.
+
+Callers on the event loop put requests on a queue and await a future. The writer thread takes everything
+queued (up to `MAX_GROUP` requests or `MAX_GROUP_BYTES` of values) and runs it in ONE transaction, checking
+each write on its own against the rows the transaction sees, its own earlier writes included: a lost
+compare-and-swap fails only that write. After COMMIT it hands the results and the group's events to the
+loop in one `call_soon_threadsafe` callback, which resolves the futures first and then publishes the
+events, so no watcher sees a write before it is durable and acknowledged. If the transaction fails (disk
+full, I/O error: any sqlite3 error but a constraint violation), it is rolled back, every request of the
+group fails with Unavailable and nothing of it is published. Any other exception is a bug: the group
+fails the same way, the queue is drained with Unavailable and the thread exits (the store then refuses
+everything until it is restarted).
+
+Revisions: the writer is the only writer (the store holds an exclusive lock on the database file), so it
+numbers rows itself: the next revision is the last committed one plus one, and a rolled back group gives
+its numbers back. The table is AUTOINCREMENT, so `sqlite_sequence` records the high-water mark on disk.
+
+Compaction runs on this thread too, one window of at most `COMPACT_BATCH` log rows per transaction,
+interleaved with write groups (one window after each group while writes keep coming, back to back when
+the queue is empty), so a writer never waits for more than one window. The logical compaction point is
+committed first, then the rows are deleted; the progress is kept in `kine_meta`, so a compaction cut short
+by a restart resumes. When a compaction finishes, the freed pages beyond a slack are returned to the file
+system (incremental vacuum, also in bounded steps) and the WAL is checkpointed and truncated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+from kijabi.storage import (
+    Conflict,
+    Event,
+    KeyExists,
+    KeyNotFound,
+    KeyValue,
+    StorageError,
+    Unavailable,
+)
+from kijabi.storage import _sqlite_schema as sql
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP: Final = 1024  # requests per transaction
+MAX_GROUP_BYTES: Final = 16 << 20  # values per transaction (keeps the WAL small with large values)
+COMPACT_BATCH: Final = 1000  # log rows examined per compaction window
+VACUUM_STEP: Final = 512  # pages returned to the file system per step
+FREE_SLACK: Final = 0.1  # fraction of the file kept as free pages for reuse
+
+WriteOp = Literal["create", "update", "delete"]
+
+
+class WriteRequest:
+    __slots__ = ("expected", "future", "key", "op", "value")
+
+    def __init__(
+        self, op: WriteOp, key: str, value: bytes, expected: int, future: asyncio.Future[KeyValue]
+    ) -> None:
+        self.op = op
+        self.key = key
+        self.value = value
+        self.expected = expected
+        self.future = future
+
+
+class CompactRequest:
+    __slots__ = ("future", "revision")
+
+    def __init__(self, revision: int, future: asyncio.Future[None]) -> None:
+        self.revision = revision
+        self.future = future
+
+
+class _Stop:
+    """Queued by close(): everything queued before it is committed, then the thread exits."""
+
+
+STOP: Final = _Stop()
+
+Request = WriteRequest | CompactRequest | _Stop
+Outcome = KeyValue | StorageError | None
+Results = list[tuple["asyncio.Future[Any]", Outcome]]
+# deliver(results, events, compact_revision): runs on the loop; events ascending, compact_revision set
+# when a new logical compaction point was committed.
+Deliver = Callable[[Results, list[Event], "int | None"], None]
+
+
+class Writer:
+    """Owns the write connection; `submit` is the only method called from other threads."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Deliver,
+        on_exit: Callable[[], None],
+        revision: int,
+        compact_revision: int,
+        compact_done: int,
+    ) -> None:
+        self._conn = conn
+        self._cur = conn.cursor()
+        self._loop = loop
+        self._deliver = deliver
+        self._on_exit = on_exit
+        self._queue: queue.SimpleQueue[Request] = queue.SimpleQueue()
+        self._revision = revision  # last committed revision
+        self._compact_target = compact_revision
+        self._compact_done = compact_done
+        self._compact_waiters: list[CompactRequest] = []
+        self._vacuuming = False
+        self._thread = threading.Thread(target=self._run, name="kijabi-sqlite-writer", daemon=True)
+
+    # --- called from the loop -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, request: Request) -> None:
+        self._queue.put(request)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    # --- the thread ---------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop_forever()
+        except BaseException:
+            log.exception("sqlite writer thread failed; the store is unavailable")
+            self._fail_queued("the sqlite writer thread failed")
+        finally:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                log.exception("closing the sqlite write connection")
+            self._call_loop(self._on_exit)
+
+    def _loop_forever(self) -> None:
+        while True:
+            if self._compaction_pending():
+                try:
+                    first = self._queue.get_nowait()
+                except queue.Empty:
+                    self._compact_step()
+                    continue
+            else:
+                first = self._queue.get()
+            group = self._take_group(first)
+            stop = self._run_group(group)
+            if self._compaction_pending():
+                self._compact_step()
+            else:
+                self._finish_compaction_waiters()
+            if stop:
+                # The logical compaction point is committed; the physical part resumes at the next start.
+                self._finish_compaction_waiters(everyone=True)
+                return
+
+    def _take_group(self, first: Request) -> list[Request]:
+        """`first` and whatever else is queued, up to MAX_GROUP requests or MAX_GROUP_BYTES of values."""
+        group = [first]
+        size = len(first.value) if isinstance(first, WriteRequest) else 0
+        while len(group) < MAX_GROUP and size < MAX_GROUP_BYTES:
+            try:
+                req = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            group.append(req)
+            if isinstance(req, WriteRequest):
+                size += len(req.value)
+        return group
+
+    def _run_group(self, group: list[Request]) -> bool:
+        """One transaction for the whole group. Returns True when STOP was in it."""
+        stop = any(isinstance(req, _Stop) for req in group)
+        results: Results = []
+        events: list[Event] = []
+        new_compact: int | None = None
+        first_revision = self._revision
+        try:
+            self._cur.execute("BEGIN IMMEDIATE")
+            for req in group:
+                if isinstance(req, _Stop):
+                    continue
+                if isinstance(req, WriteRequest):
+                    outcome, event = self._apply(req)
+                    results.append((req.future, outcome))
+                    if event is not None:
+                        events.append(event)
+                    continue
+                if req.revision > max(self._compact_target, new_compact or 0):
+                    self._cur.execute(sql.SET_META, ("compact_revision", req.revision))
+                    new_compact = req.revision
+                self._compact_waiters.append(req)
+            self._cur.execute("COMMIT")
+        except BaseException as exc:
+            # Nothing of the group is committed: every request in it fails, none is published.
+            self._rollback()
+            self._revision = first_revision
+            self._compact_waiters = [w for w in self._compact_waiters if w not in group]
+            failed: Results = [
+                (req.future, _unavailable(f"sqlite write failed: {exc}", exc))
+                for req in group
+                if not isinstance(req, _Stop)
+            ]
+            self._call_loop(self._deliver, failed, [], None)
+            if not isinstance(exc, sqlite3.Error):
+                raise  # a bug: the thread dies, the store reports itself unavailable
+            return stop
+        if new_compact is not None:
+            self._compact_target = new_compact
+        self._call_loop(self._deliver, results, events, new_compact)
+        return stop
+
+    def _apply(self, req: WriteRequest) -> tuple[Outcome, Event | None]:
+        """Check one write against the newest row of its key and append its row. sqlite3.Error other
+        than a constraint violation propagates and fails the whole group."""
+        key = req.key
+        try:
+            rows = self._cur.execute(sql.SELECT_LATEST, (key,)).fetchall()
+        except (UnicodeError, ValueError, OverflowError) as exc:
+            error = StorageError(f"invalid key {key!r}: {exc}")
+            error.__cause__ = exc
+            return error, None
+        live = bool(rows) and not rows[0][1]
+        rev = self._revision + 1
+        if req.op == "create":
+            if live:
+                return KeyExists(key), None
+            prev_id = rows[0][0] if rows else 0
+            row = (rev, key, 1, 0, rev, prev_id, req.value)
+            kv = KeyValue(key, req.value, rev, rev)
+            event = Event("PUT", kv, None, True)
+        else:
+            if not live:
+                if req.expected:
+                    return Conflict(key, None), None
+                return KeyNotFound(key), None
+            cur_id, _, create_rev, cur_value = rows[0]
+            current = KeyValue(key, cur_value, create_rev, cur_id)
+            if req.expected and req.expected != cur_id:
+                return Conflict(key, current), None
+            if req.op == "update":
+                row = (rev, key, 0, 0, create_rev, cur_id, req.value)
+                kv = KeyValue(key, req.value, create_rev, rev)
+                event = Event("PUT", kv, current, False)
+            else:
+                row = (rev, key, 0, 1, create_rev, cur_id, cur_value)
+                kv = KeyValue(key, cur_value, create_rev, rev)
+                event = Event("DELETE", kv, current, False)
+        try:
+            self._cur.execute(sql.INSERT_ROW, row)
+        except sqlite3.IntegrityError:
+            # Only possible if someone else wrote the database behind our back: the unique
+            # (name, prev_revision) index refused the row. Report what is stored now.
+            return Conflict(key, self._latest(key)), None
+        self._revision = rev
+        return kv, event
+
+    def _latest(self, key: str) -> KeyValue | None:
+        rows = self._cur.execute(sql.SELECT_LATEST, (key,)).fetchall()
+        if not rows or rows[0][1]:
+            return None
+        return KeyValue(key, rows[0][3], rows[0][2], rows[0][0])
+
+    # --- compaction -----------------------------------------------------------------------------------
+
+    def _compaction_pending(self) -> bool:
+        return self._compact_done < self._compact_target or self._vacuuming
+
+    def _compact_step(self) -> None:
+        """One bounded unit of compaction work in its own transaction."""
+        try:
+            if self._compact_done < self._compact_target:
+                self._delete_window()
+                if self._compact_done >= self._compact_target:
+                    self._vacuuming = True
+            elif self._vacuuming and not self._vacuum_step():
+                self._vacuuming = False
+                self._checkpoint()
+            if not self._compaction_pending():
+                self._finish_compaction_waiters()
+        except sqlite3.Error as exc:
+            self._rollback()
+            log.warning("sqlite compaction step failed (will retry on the next compaction): %s", exc)
+            waiters, self._compact_waiters = self._compact_waiters, []
+            self._vacuuming = False
+            self._compact_target = self._compact_done  # stop until the next request or restart
+            failed: Results = [
+                (w.future, _unavailable(f"sqlite compaction failed: {exc}", exc)) for w in waiters
+            ]
+            self._call_loop(self._deliver, failed, [], None)
+
+    def _delete_window(self) -> None:
+        cur = self._cur
+        lo = self._compact_done
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            bound = cur.execute(
+                sql.SELECT_WINDOW_END, {"done": lo, "target": self._compact_target, "batch": COMPACT_BATCH}
+            ).fetchall()[0][0]
+            hi = self._compact_target if bound is None else int(bound)
+            if hi > lo:
+                cur.execute(sql.DELETE_WINDOW, {"lo": lo, "hi": hi})
+            done = self._compact_target if bound is None else hi
+            cur.execute(sql.SET_META, ("compact_done", done))
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        self._compact_done = done
+
+    def _vacuum_step(self) -> bool:
+        """Return up to VACUUM_STEP free pages beyond the slack; False when nothing is left to do."""
+        cur = self._cur
+        free = int(cur.execute("PRAGMA freelist_count").fetchall()[0][0])
+        pages = int(cur.execute("PRAGMA page_count").fetchall()[0][0])
+        excess = free - int(pages * FREE_SLACK)
+        if excess <= 0:
+            return False
+        cur.execute(f"PRAGMA incremental_vacuum({min(excess, VACUUM_STEP)})").fetchall()
+        return True
+
+    def _checkpoint(self) -> None:
+        try:
+            self._cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError as exc:  # busy readers: the next checkpoint will do it
+            log.debug("wal checkpoint skipped: %s", exc)
+
+    def _finish_compaction_waiters(self, *, everyone: bool = False) -> None:
+        """Resolve the compact() calls whose revision is physically compacted (all of them on close)."""
+        if not self._compact_waiters:
+            return
+        if everyone:
+            done, self._compact_waiters = self._compact_waiters, []
+        else:
+            done = [w for w in self._compact_waiters if w.revision <= self._compact_done]
+            self._compact_waiters = [w for w in self._compact_waiters if w.revision > self._compact_done]
+        if done:
+            self._call_loop(self._deliver, [(w.future, None) for w in done], [], None)
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._cur.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("sqlite rollback failed")
+
+    def _fail_queued(self, message: str) -> None:
+        """Fail every queued request and compaction waiter (the thread is about to exit)."""
+        results: Results = []
+        while True:
+            try:
+                req = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(req, _Stop):
+                results.append((req.future, Unavailable(message)))
+        results.extend((w.future, Unavailable(message)) for w in self._compact_waiters)
+        self._compact_waiters = []
+        if results:
+            self._call_loop(self._deliver, results, [], None)
+
+    def abandoned(self) -> list[WriteRequest | CompactRequest]:
+        """Requests still queued after the thread exited (call only once it has)."""
+        left: list[WriteRequest | CompactRequest] = []
+        while True:
+            try:
+                req = self._queue.get_nowait()
+            except queue.Empty:
+                return left
+            if not isinstance(req, _Stop):
+                left.append(req)
+
+    def _call_loop(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            log.debug("event loop closed; dropping a sqlite writer callback")
+
+
+def _unavailable(message: str, cause: BaseException) -> Unavailable:
+    error = Unavailable(message)
+    error.__cause__ = cause
+    return error
