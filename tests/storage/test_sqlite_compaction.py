@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from storage_testlib import collect, eventually
 
 from kijabi.storage import _sqlite_writer
 from kijabi.storage._fanout import Subscription
 from kijabi.storage.sqlite import SQLiteStorage
+from tests.storage.storage_testlib import collect, eventually
 
 Opener = Callable[..., Awaitable[SQLiteStorage]]
 

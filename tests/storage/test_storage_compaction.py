@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from storage_testlib import collect
 
 from kijabi.storage import Event, FutureRevision, Storage
+from tests.storage.storage_testlib import collect
 
 NS = "/registry/secrets/ns/"
 

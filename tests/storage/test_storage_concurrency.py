@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from storage_testlib import collect, revisions
-
 from kijabi.storage import Conflict, KeyExists, KeyValue, Storage
+from tests.storage.storage_testlib import collect, revisions
 
 KEY = "/registry/leases/kube-system/leader"
 TASKS = 64

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from storage_testlib import collect, revisions
 
 from kijabi.storage import Compacted, Event, KeyValue, Storage, Unavailable
+from tests.storage.storage_testlib import collect, revisions
 
 NS = "/registry/pods/ns/"
 

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from ssa_helpers import EXAMPLE_FIELDSV1
 
 from kijabi.machinery.apply import FieldSet, FieldsV1Error, path_string
 from kijabi.machinery.apply.fieldpath import key_element, value_element
+from tests.machinery.apply.ssa_helpers import EXAMPLE_FIELDSV1
 
 
 def dump(fields: dict[str, Any]) -> str:

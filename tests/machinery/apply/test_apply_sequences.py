@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ssa_helpers import History, crd_schema
 
 from kijabi.machinery.errors import StatusError
+from tests.machinery.apply.ssa_helpers import History, crd_schema
 
 LEAF = crd_schema({"numeric": {"type": "number"}, "string": {"type": "string"}, "bool": {"type": "boolean"}})
 SET = crd_schema({"list": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}})

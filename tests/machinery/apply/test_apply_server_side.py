@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from ssa_helpers import EXAMPLE_FIELDSV1, History, entries, kind_schema, owned
 
 from kijabi.machinery.apply import LAST_APPLIED_ANNOTATION, apply, build_last_applied, update_managed_fields
 from kijabi.machinery.errors import StatusError
+from tests.machinery.apply.ssa_helpers import EXAMPLE_FIELDSV1, History, entries, kind_schema, owned
 
 POD = kind_schema("", "v1", "Pod")
 DEPLOYMENT = kind_schema("apps", "v1", "Deployment")
@@ -702,7 +702,7 @@ def test_full_migration_from_client_side_apply() -> None:
 
 def test_custom_resource_metadata_is_object_meta() -> None:
     """A CRD that declares metadata as a bare object still gets ObjectMeta semantics (finalizers a set)."""
-    from ssa_helpers import crd_schema
+    from tests.machinery.apply.ssa_helpers import crd_schema
 
     widget = crd_schema(
         {

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from ssa_helpers import crd_schema, kind_schema
 
 from kijabi.machinery.apply import compare, merge, path_string, to_set, validate
 from kijabi.machinery.apply.typed import list_mode
+from tests.machinery.apply.ssa_helpers import crd_schema, kind_schema
 
 POD = kind_schema("", "v1", "Pod")
 

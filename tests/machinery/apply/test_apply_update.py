@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from ssa_helpers import History, crd_schema, entries, kind_schema, owned
 
 from kijabi.machinery.apply import (
     ManagedFieldsError,
@@ -16,6 +15,7 @@ from kijabi.machinery.apply import (
     manager_or_user_agent,
     update_managed_fields,
 )
+from tests.machinery.apply.ssa_helpers import History, crd_schema, entries, kind_schema, owned
 
 POD = kind_schema("", "v1", "Pod")
 DEPLOYMENT = kind_schema("apps", "v1", "Deployment")

@@ -13,9 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pb_objects import pod
-
 from kijabi.machinery import protobuf
+from tests.machinery.protobuf.pb_objects import pod
 
 
 def best_us(fn: object, number: int = 100, repeat: int = 30) -> float:

@@ -7,11 +7,11 @@ import random
 from typing import Any
 
 import pytest
-from pb_bytes import MAGIC, body, entry, m, s, time, v
-from pb_objects import pod
 
 from kijabi.machinery import protobuf
 from kijabi.machinery.errors import StatusError
+from tests.machinery.protobuf.pb_bytes import MAGIC, body, entry, m, s, time, v
+from tests.machinery.protobuf.pb_objects import pod
 
 # ObjectMeta{name: "x"} as Go writes it: every non-pointer scalar, and the empty creationTimestamp.
 META_X = m(1, s(1, "x"), s(2), s(3), s(4), s(5), s(6), v(7, 0), m(8))

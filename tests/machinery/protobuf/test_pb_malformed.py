@@ -6,10 +6,10 @@ import random
 from pathlib import Path
 
 import pytest
-from pb_bytes import MAGIC, body, d, key, m, s, time, v, varint
 
 from kijabi.machinery import protobuf
 from kijabi.machinery.errors import StatusError
+from tests.machinery.protobuf.pb_bytes import MAGIC, body, d, key, m, s, time, v, varint
 
 DATA = Path(__file__).parent / "data"
 

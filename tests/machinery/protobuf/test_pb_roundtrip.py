@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pb_objects import T0, pod
 
 from kijabi.machinery import protobuf
+from tests.machinery.protobuf.pb_objects import T0, pod
 
 META = {"name": "x", "namespace": "default", "creationTimestamp": None}
 TEMPLATE = {

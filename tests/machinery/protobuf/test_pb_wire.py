@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pb_bytes import MAGIC, body, d, entry, key, m, s, time, v, varint
 
 from kijabi.machinery import protobuf
+from tests.machinery.protobuf.pb_bytes import MAGIC, body, d, entry, key, m, s, time, v, varint
 
 CASES: list[tuple[str, str, str, bytes, dict[str, Any]]] = [
     # --- metav1.Time ---------------------------------------------------------------------------

@@ -7,10 +7,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from validation_messages import NEGATIVE
-from validation_objects import BUILDERS, DELETE, JOB_UID, edit, errors_of, run, stored
 
 from kijabi.machinery.validation import _cron
+from tests.machinery.validation.validation_messages import NEGATIVE
+from tests.machinery.validation.validation_objects import (
+    BUILDERS,
+    DELETE,
+    JOB_UID,
+    edit,
+    errors_of,
+    run,
+    stored,
+)
 
 INVALID, REQUIRED, FORBIDDEN, UNSUPPORTED = (
     "FieldValueInvalid",

@@ -7,8 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from validation_messages import CONFIG_KEY, DNS1123_LABEL, DNS1123_SUBDOMAIN, PORT_RANGE
-from validation_objects import BUILDERS, DELETE, edit, errors_of, run, stored
+
+from tests.machinery.validation.validation_messages import (
+    CONFIG_KEY,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    PORT_RANGE,
+)
+from tests.machinery.validation.validation_objects import BUILDERS, DELETE, edit, errors_of, run, stored
 
 INVALID, REQUIRED, FORBIDDEN, TOO_LONG = (
     "FieldValueInvalid",

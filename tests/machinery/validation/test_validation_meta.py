@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from validation_messages import (
+
+from kijabi.machinery import errors
+from kijabi.machinery.validation import validate, validate_label_selector
+from tests.machinery.validation.validation_messages import (
     DNS1035_LABEL,
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
@@ -14,10 +17,7 @@ from validation_messages import (
     NEGATIVE,
     QUALIFIED_NAME_PART,
 )
-from validation_objects import DELETE, edit, errors_of, pod, run, stored
-
-from kijabi.machinery import errors
-from kijabi.machinery.validation import validate, validate_label_selector
+from tests.machinery.validation.validation_objects import DELETE, edit, errors_of, pod, run, stored
 
 INVALID, REQUIRED, FORBIDDEN, TOO_LONG = (
     "FieldValueInvalid",

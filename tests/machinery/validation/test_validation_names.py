@@ -4,14 +4,6 @@ label values, config keys, port names, and the per-resource name rules (generate
 from __future__ import annotations
 
 import pytest
-from validation_messages import (
-    CONFIG_KEY,
-    DNS1035_LABEL,
-    DNS1123_LABEL,
-    DNS1123_SUBDOMAIN,
-    LABEL_VALUE,
-    QUALIFIED_NAME_PART,
-)
 
 from kijabi.machinery.validation import (
     is_dns1035_label,
@@ -20,6 +12,14 @@ from kijabi.machinery.validation import (
     is_qualified_name,
     is_valid_label_value,
     meta,
+)
+from tests.machinery.validation.validation_messages import (
+    CONFIG_KEY,
+    DNS1035_LABEL,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    LABEL_VALUE,
+    QUALIFIED_NAME_PART,
 )
 
 SUBDOMAIN_PREFIX = "prefix part " + DNS1123_SUBDOMAIN

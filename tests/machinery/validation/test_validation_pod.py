@@ -8,8 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from validation_messages import DNS1123_LABEL, DNS1123_SUBDOMAIN, NEGATIVE, PORT_RANGE, QUALIFIED_NAME_PART
-from validation_objects import DELETE, container, edit, run
+
+from tests.machinery.validation.validation_messages import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    NEGATIVE,
+    PORT_RANGE,
+    QUALIFIED_NAME_PART,
+)
+from tests.machinery.validation.validation_objects import DELETE, container, edit, run
 
 INVALID, REQUIRED, FORBIDDEN = "FieldValueInvalid", "FieldValueRequired", "FieldValueForbidden"
 DUPLICATE, UNSUPPORTED, NOT_FOUND = "FieldValueDuplicate", "FieldValueNotSupported", "FieldValueNotFound"
@@ -746,7 +753,7 @@ def test_pod_create_rule(
 
 
 def test_value_of_an_invalid_port_is_shown_as_a_number() -> None:
-    from validation_objects import field_errors, pod
+    from tests.machinery.validation.validation_objects import field_errors, pod
 
     errs = field_errors("Pod", edit(pod(), f"{C0}.ports", [{"containerPort": 70000, "protocol": "TCP"}]))
     assert (
@@ -756,7 +763,7 @@ def test_value_of_an_invalid_port_is_shown_as_a_number() -> None:
 
 
 def test_request_message_uses_canonical_quantities() -> None:
-    from validation_objects import field_errors, pod
+    from tests.machinery.validation.validation_objects import field_errors, pod
 
     errs = field_errors(
         "Pod", edit(pod(), f"{C0}.resources", {"requests": {"cpu": "1.5"}, "limits": {"cpu": "1000m"}})

@@ -8,7 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from validation_objects import DELETE, container, edit, errors_of, field_errors, pod, stored
+
+from tests.machinery.validation.validation_objects import (
+    DELETE,
+    container,
+    edit,
+    errors_of,
+    field_errors,
+    pod,
+    stored,
+)
 
 INVALID, REQUIRED, FORBIDDEN = "FieldValueInvalid", "FieldValueRequired", "FieldValueForbidden"
 UPDATABLE = (

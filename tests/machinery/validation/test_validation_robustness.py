@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from validation_objects import BUILDERS, KINDS
 
 from kijabi.machinery.validation import validate
+from tests.machinery.validation.validation_objects import BUILDERS, KINDS
 
 WRONG_VALUES: list[Any] = [None, -1, "x", [], {}, [1, None]]
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from validation_messages import DNS1123_LABEL, LABEL_VALUE, PORT_RANGE
-from validation_objects import BUILDERS, DELETE, edit, errors_of, run, stored
+
+from tests.machinery.validation.validation_messages import DNS1123_LABEL, LABEL_VALUE, PORT_RANGE
+from tests.machinery.validation.validation_objects import BUILDERS, DELETE, edit, errors_of, run, stored
 
 INVALID, REQUIRED, FORBIDDEN = "FieldValueInvalid", "FieldValueRequired", "FieldValueForbidden"
 DUPLICATE, UNSUPPORTED = "FieldValueDuplicate", "FieldValueNotSupported"

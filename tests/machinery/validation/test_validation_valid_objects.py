@@ -4,9 +4,9 @@ update; and every registered kind has such an object here."""
 from __future__ import annotations
 
 import pytest
-from validation_objects import BUILDERS, KINDS, errors_of, stored
 
 from kijabi.machinery.validation import REGISTRY
+from tests.machinery.validation.validation_objects import BUILDERS, KINDS, errors_of, stored
 
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))

@@ -1,0 +1,151 @@
+"""The `kijabi` command: k3s-style `server`, one subcommand per component, and tools.
+
+This is the only module that turns flags into configuration. Errors are one line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("/var/lib/kijabi")
+DEFAULT_KUBECONFIG = Path("/etc/kijabi/kubeconfig.yaml")
+
+log = logging.getLogger("kijabi")
+
+
+def _server_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", "-d", type=Path, default=DEFAULT_DATA_DIR, help="folder for state (default %(default)s)")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address the API server listens on")
+    p.add_argument("--https-listen-port", type=int, default=6443, help="API server port (0: pick a free one)")
+    p.add_argument("--advertise-address", default="127.0.0.1", help="address other components use to reach the API")
+    p.add_argument("--write-kubeconfig", "-o", type=Path, default=None,
+                   help=f"where to write the admin kubeconfig (default {DEFAULT_KUBECONFIG})")
+    p.add_argument("--write-kubeconfig-mode", default="0600", help="file mode of the kubeconfig")
+    p.add_argument("--datastore-endpoint", default="", help="sqlite:///path (default: <data-dir>/server/db/state.db)")
+    p.add_argument("--token", default="", help="shared secret: a bearer token with admin rights, and the node join token")
+    p.add_argument("--token-auth-file", type=Path, default=None, help="CSV file of bearer tokens: token,user,uid,\"groups\"")
+    p.add_argument("--service-cidr", default="10.43.0.0/16")
+    p.add_argument("--service-node-port-range", default="30000-32767")
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16")
+    p.add_argument("--disable-agent", action="store_true", help="run no node agent (accepted; the agent comes later)")
+    p.add_argument("--log-level", default="info")
+
+
+def open_storage(endpoint: str, data_dir: Path):  # type: ignore[no-untyped-def]
+    """A Storage for a k3s-style datastore endpoint."""
+    from kijabi.storage.sqlite import SQLiteStorage
+
+    if not endpoint:
+        path = data_dir / "server" / "db" / "state.db"
+    elif endpoint.startswith("sqlite://"):
+        path = Path(endpoint[len("sqlite://"):].split("?", 1)[0])
+    else:
+        raise SystemExit(f"kijabi: unsupported --datastore-endpoint {endpoint!r} (supported: sqlite:///path)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteStorage(str(path))
+
+
+def write_kubeconfig(path: Path, server_url: str, pki, mode: int) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    import yaml
+
+    def b64(p: Path) -> str:
+        return base64.b64encode(p.read_bytes()).decode()
+
+    doc = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "default", "cluster": {"server": server_url, "certificate-authority-data": b64(pki.server_ca.cert)}}],
+        "users": [{"name": "default", "user": {"client-certificate-data": b64(pki.admin.cert), "client-key-data": b64(pki.admin.key)}}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "current-context": "default", "preferences": {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+async def run_apiserver(args: argparse.Namespace) -> None:
+    from kijabi.apiserver.app import APIServer, Config
+    from kijabi.apiserver.auth import User
+    from kijabi.apiserver.strategies.core import ServiceStrategy
+
+    first, last = (int(x) for x in args.service_node_port_range.split("-", 1))
+    ServiceStrategy.configure(args.service_cidr, (first, last))
+    data_dir: Path = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tokens = {}
+    if args.token:
+        tokens[args.token] = User("kijabi:admin-token", groups=("system:masters", "system:authenticated"))
+    config = Config(
+        data_dir=data_dir, bind_address=args.bind_address, port=args.https_listen_port,
+        storage=open_storage(args.datastore_endpoint, data_dir), token_file=args.token_auth_file, tokens=tokens,
+        advertise_address=args.advertise_address,
+    )
+    server = APIServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    host = args.bind_address if args.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
+    url = f"https://{host}:{server.port}"
+    kubeconfig = args.write_kubeconfig or (DEFAULT_KUBECONFIG if data_dir == DEFAULT_DATA_DIR else data_dir / "kubeconfig.yaml")
+    write_kubeconfig(kubeconfig, url, server.pki, int(args.write_kubeconfig_mode, 8))
+    print(f"kijabi: API server ready at {url}", flush=True)
+    print(f"kijabi: kubeconfig written to {kubeconfig}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("kijabi: shutting down", flush=True)
+        await server.stop()
+
+
+def cmd_kubectl(argv: list[str]) -> int:
+    kubeconfig = os.environ.get("KUBECONFIG") or str(DEFAULT_KUBECONFIG)
+    if not any(a == "--kubeconfig" or a.startswith("--kubeconfig=") for a in argv):
+        argv = ["--kubeconfig", kubeconfig, *argv]
+    kubectl = "/usr/bin/kubectl" if os.path.exists("/usr/bin/kubectl") else "kubectl"
+    os.execvp(kubectl, [kubectl, *argv])
+    return 127
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "kubectl":
+        return cmd_kubectl(argv[1:])
+    parser = argparse.ArgumentParser(prog="kijabi", description="Kubernetes, written in Python.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("server", "run a cluster: API server with the embedded store (more components come later)"),
+                       ("apiserver", "run the API server alone")):
+        _server_flags(sub.add_parser(name, help=text))
+    sub.add_parser("kubectl", help="run kubectl with the admin kubeconfig")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        uvloop.run(run_apiserver(args))
+    except KeyboardInterrupt:
+        pass
+    except SystemExit:
+        raise
+    except OSError as exc:
+        print(f"kijabi: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
