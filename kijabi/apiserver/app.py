@@ -55,6 +55,7 @@ class Config:
     token_file: Path | None = None
     tokens: dict[str, User] = field(default_factory=dict)
     advertise_address: str = "127.0.0.1"
+    watch_cache_size: int = 20_000
 
 
 class APIServer:
@@ -63,7 +64,7 @@ class APIServer:
         assert config.storage is not None
         self.storage = config.storage
         self.registry = build_registry()
-        self.cache = WatchCache(self.storage)
+        self.cache = WatchCache(self.storage, history=config.watch_cache_size)
         self.store = Store(self.storage, self.cache, self.registry)
         self.tokens = TokenAuthenticator()
         self.ctx = handlers.Context(self.store, authenticate_token=self.tokens.authenticate)

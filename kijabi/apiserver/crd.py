@@ -50,7 +50,8 @@ class CRDStrategy(Strategy):
         for i, v in enumerate((obj.get("spec") or {}).get("versions") or []):
             raw = (v.get("schema") or {}).get("openAPIV3Schema")
             if raw is not None:
-                errs.extend(structural.check_structural(raw, f"spec.versions[{i}].schema.openAPIV3Schema"))
+                errs.extend(structural.check_structural(raw, f"spec.versions[{i}].schema.openAPIV3Schema",
+                                                        status_subresource="status" in (v.get("subresources") or {})))
         return errs
 
 
@@ -82,10 +83,12 @@ class CustomResourceStrategy(Strategy):
         warnings: list[str] = []
         r = self.resource
         if r.schema is not None:
-            unknown = structural.unknown_fields(obj, r.schema)
+            type_errors, unknown = structural.check(obj, r.schema)
+            if type_errors:
+                raise errors.bad_request(structural.decode_failure(r.kind, r.version, type_errors[0]))
             if unknown:
                 if validation == "Strict":
-                    raise errors.bad_request("strict decoding error: " + ", ".join(unknown))
+                    raise errors.bad_request(structural.strict_failure(r.kind, r.version, unknown))
                 if validation == "Warn":
                     warnings = unknown
             structural.prune(obj, r.schema)
@@ -104,8 +107,7 @@ class CustomResourceStrategy(Strategy):
         r = self.resource
         errs = validation.validate(r.group, r.version, r.kind, obj, old, namespaced=r.namespaced)
         if r.schema is not None:
-            body = {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind")}
-            errs.extend(structural.validate(body, r.schema))
+            errs.extend(structural.validate(obj, r.schema, old=old if old is not None else structural.MISSING))
         return errs
 
 

@@ -158,7 +158,7 @@ def list_options(res: Resource, request: web.Request) -> ListOptions:
     rv = q.get("resourceVersion", "")
     if rvm and rvm not in ("Exact", "NotOlderThan"):
         raise errors.bad_request(f'resourceVersionMatch: Unsupported value: "{rvm}": supported values: "Exact", "NotOlderThan"')
-    if rvm and not rv:
+    if rvm and not rv and "sendInitialEvents" not in q:
         raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
     if q.get("continue") and rv and rv != "0":
         raise errors.bad_request("specifying resource version is not allowed when using continue")

@@ -12,5 +12,5 @@ def build_registry() -> Registry:
     resources = builtin_resources()
     for r in resources:
         r.schema = defs.for_kind(r.group, r.version, r.kind)
-        r.strategy = strategy_class(r.group, r.plural)(r)
+        r.strategy = strategy_class(r.group, r.version, r.plural)(r)
     return Registry(resources)

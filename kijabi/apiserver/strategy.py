@@ -177,10 +177,10 @@ def decode_checks(strategy: Strategy, obj: dict[str, Any], validation: str) -> l
     if r.schema is not None:
         type_errors, unknown = structural.check(obj, r.schema)
         if type_errors:
-            raise errors.bad_request(f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: {type_errors[0]}')
+            raise errors.bad_request(structural.decode_failure(r.kind, r.version, type_errors[0]))
         if unknown:
             if validation == "Strict":
-                raise errors.bad_request("strict decoding error: " + ", ".join(unknown))
+                raise errors.bad_request(structural.strict_failure(r.kind, r.version, unknown))
             if validation == "Warn":
                 warnings = unknown
             structural.prune(obj, r.schema)

@@ -34,6 +34,8 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--cluster-cidr", default="10.42.0.0/16")
     p.add_argument("--disable-agent", action="store_true", help="run no node agent (accepted; the agent comes later)")
+    p.add_argument("--default-watch-cache-size", type=int, default=20000,
+                   help="events the watch cache keeps for watches that resume from a resourceVersion")
     p.add_argument("--log-level", default="info")
 
 
@@ -90,7 +92,7 @@ async def run_apiserver(args: argparse.Namespace) -> None:
     config = Config(
         data_dir=data_dir, bind_address=args.bind_address, port=args.https_listen_port,
         storage=open_storage(args.datastore_endpoint, data_dir), token_file=args.token_auth_file, tokens=tokens,
-        advertise_address=args.advertise_address,
+        advertise_address=args.advertise_address, watch_cache_size=args.default_watch_cache_size,
     )
     server = APIServer(config)
     stop = asyncio.Event()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -25,6 +29,7 @@ class Cluster:
     kubeconfig: Path
     url: str
     log_path: Path
+    _contexts: dict[bool, ssl.SSLContext] = field(default_factory=dict)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True, binary: str = KUBECTL,
                 env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -38,6 +43,35 @@ class Cluster:
         import json
 
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def ssl_context(self, *, client_cert: bool = True) -> ssl.SSLContext:
+        """TLS context trusting the cluster CA, with the admin client certificate (built once)."""
+        cached = self._contexts.get(client_cert)
+        if cached is None:
+            cached = self._contexts[client_cert] = self._make_ssl_context(client_cert)
+        return cached
+
+    def _make_ssl_context(self, client_cert: bool) -> ssl.SSLContext:
+        cfg = yaml.safe_load(self.kubeconfig.read_text())
+        ctx = ssl.create_default_context(cadata=base64.b64decode(cfg["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
+        if client_cert:
+            user = cfg["users"][0]["user"]
+            cert = self.data_dir / "test-admin.crt"
+            key = self.data_dir / "test-admin.key"
+            cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
+            key.write_bytes(base64.b64decode(user["client-key-data"]))
+            ctx.load_cert_chain(str(cert), str(key))
+        return ctx
+
+    def request(self, method: str, path: str, body: bytes | None = None, *, ctype: str = "application/json",
+                headers: dict[str, str] | None = None, auth: bool = True, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+        """One raw HTTPS request; returns (status, headers, body) whatever the status."""
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers={"Content-Type": ctype, **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, context=self.ssl_context(client_cert=auth), timeout=timeout) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import ssl
-import urllib.request
 
 import pytest
 
@@ -13,25 +11,8 @@ from tests.e2e.cluster import Cluster
 
 def _request(cluster: Cluster, method: str, path: str, body: bytes | None = None, ctype: str = "application/json",
              auth: bool = True) -> tuple[int, dict]:
-    import base64
-    import tempfile
-
-    import yaml
-
-    cfg = yaml.safe_load(cluster.kubeconfig.read_text())
-    ctx = ssl.create_default_context(cadata=base64.b64decode(cfg["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
-    if auth:
-        user = cfg["users"][0]["user"]
-        with tempfile.NamedTemporaryFile("wb", delete=False) as c, tempfile.NamedTemporaryFile("wb", delete=False) as k:
-            c.write(base64.b64decode(user["client-certificate-data"]))
-            k.write(base64.b64decode(user["client-key-data"]))
-        ctx.load_cert_chain(c.name, k.name)
-    req = urllib.request.Request(cluster.url + path, data=body, method=method, headers={"Content-Type": ctype})
-    try:
-        with urllib.request.urlopen(req, context=ctx) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
+    status, _, raw = cluster.request(method, path, body, ctype=ctype, auth=auth)
+    return status, json.loads(raw or b"{}")
 
 
 CASES = [

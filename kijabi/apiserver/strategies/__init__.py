@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from kijabi.apiserver.crd import CRDStrategy
 from kijabi.apiserver.strategies import core, reviews, workloads
+from kijabi.apiserver.strategies.conversion import EventsV1Strategy, HPAv1Strategy
 from kijabi.apiserver.strategy import Strategy
+
+# A version-specific entry (group, version, plural) wins over the group-wide one.
+VERSIONED: dict[tuple[str, str, str], type[Strategy]] = {
+    ("events.k8s.io", "v1", "events"): EventsV1Strategy,
+    ("autoscaling", "v1", "horizontalpodautoscalers"): HPAv1Strategy,
+}
 
 STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     **core.STRATEGIES,
@@ -14,5 +21,5 @@ STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
 }
 
 
-def strategy_class(group: str, plural: str) -> type[Strategy]:
-    return STRATEGIES.get((group, plural), Strategy)
+def strategy_class(group: str, version: str, plural: str) -> type[Strategy]:
+    return VERSIONED.get((group, version, plural)) or STRATEGIES.get((group, plural), Strategy)
