@@ -429,6 +429,7 @@ class Store:
             kv = await self._get_kv(res, namespace, name)
             obj = self.decode(res, kv)
             m = obj["metadata"]
+            await strategy.admit_delete(self, obj)
             if opts.uid is not None and opts.uid != m.get("uid"):
                 raise errors.conflict(res.plural, res.group, name,
                                       f"Precondition failed: UID in precondition: {opts.uid}, UID in object meta: {m.get('uid')}")

@@ -121,6 +121,9 @@ class Strategy:
     async def admit_update(self, store: Store, obj: dict[str, Any], old: dict[str, Any], *, dry_run: bool) -> None:
         """Admission for updates."""
 
+    async def admit_delete(self, store: Store, obj: dict[str, Any]) -> None:
+        """Admission for deletes (before anything changes)."""
+
     async def after_create_failed(self, store: Store, obj: dict[str, Any]) -> None:
         """Undo what admit_create reserved (allocations) when the write did not happen."""
 

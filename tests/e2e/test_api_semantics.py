@@ -162,3 +162,25 @@ def test_many_watchers_each_see_every_event(cluster: Cluster, namespace: str) ->
         t.join(30)
     for r in results:
         assert [e["object"]["metadata"]["name"] for e in r] == [f"fan{i}" for i in range(10)]
+
+
+def test_pod_admission_priority_and_default_tolerations(cluster: Cluster, namespace: str) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "adm"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    status, _, raw = cluster.request("POST", f"/api/v1/namespaces/{namespace}/pods", json.dumps(pod).encode())
+    assert status == 201
+    spec = _json(raw)["spec"]
+    assert spec["priority"] == 0 and spec["preemptionPolicy"] == "PreemptLowerPriority"
+    assert [(t["key"], t["tolerationSeconds"]) for t in spec["tolerations"]] == [
+        ("node.kubernetes.io/not-ready", 300), ("node.kubernetes.io/unreachable", 300)]
+    pod["metadata"]["name"] = "critical"
+    pod["spec"]["priorityClassName"] = "system-cluster-critical"
+    assert _json(cluster.request("POST", f"/api/v1/namespaces/{namespace}/pods", json.dumps(pod).encode())[2])["spec"]["priority"] == 2000000000
+    pod["metadata"]["name"] = "unknown-class"
+    pod["spec"]["priorityClassName"] = "nope"
+    status, _, raw = cluster.request("POST", f"/api/v1/namespaces/{namespace}/pods", json.dumps(pod).encode())
+    assert status == 403 and "no PriorityClass with name nope was found" in _json(raw)["message"]
+
+
+def test_system_namespaces_may_not_be_deleted(cluster: Cluster) -> None:
+    status, _, raw = cluster.request("DELETE", "/api/v1/namespaces/kube-system")
+    assert status == 403 and "may not be deleted" in _json(raw)["message"]

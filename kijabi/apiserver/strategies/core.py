@@ -36,6 +36,54 @@ def _qos(pod: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+async def _admit_priority(store: Store, pod: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The Priority admission plugin: priority and preemptionPolicy from the PriorityClass."""
+    classes = store.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+    assert classes is not None
+    name = spec.get("priorityClassName")
+    pc: dict[str, Any] | None = None
+    if name:
+        co = store.cache.get(classes.key("", name))
+        if co is None:
+            kv = await store.storage.get(classes.key("", name))
+            pc = store.decode(classes, kv) if kv else None
+        else:
+            pc = co.obj()
+        if pc is None:
+            raise errors.forbidden("pods", "", pod["metadata"].get("name", ""), f"no PriorityClass with name {name} was found")
+    else:
+        defaults = [co.obj() for co in store.cache.list(classes.storage_prefix, classes.storage_prefix)]
+        defaults = [d for d in defaults if d.get("globalDefault")]
+        if defaults:
+            pc = min(defaults, key=lambda d: d.get("value", 0))
+            spec["priorityClassName"] = pc["metadata"]["name"]
+    value = pc.get("value", 0) if pc else 0
+    policy = (pc.get("preemptionPolicy") if pc else None) or "PreemptLowerPriority"
+    if spec.get("priority") is not None and spec["priority"] != value:
+        raise errors.forbidden("pods", "", pod["metadata"].get("name", ""),
+                               f"the integer value of priority ({spec['priority']}) must not be provided in pod spec; "
+                               f"priority admission controller computed {value} from the given PriorityClass name")
+    spec["priority"] = value
+    spec["preemptionPolicy"] = policy
+
+
+_NOT_READY = "node.kubernetes.io/not-ready"
+_UNREACHABLE = "node.kubernetes.io/unreachable"
+
+
+def _default_toleration_seconds(spec: dict[str, Any]) -> None:
+    """The DefaultTolerationSeconds admission plugin (create only)."""
+    tolerations = list(spec.get("tolerations") or [])
+
+    def tolerated(key: str) -> bool:
+        return any(t.get("key", "") in ("", key) and t.get("effect", "") in ("", "NoExecute") for t in tolerations)
+
+    for key in (_NOT_READY, _UNREACHABLE):
+        if not tolerated(key):
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+    spec["tolerations"] = tolerations
+
+
 class PodStrategy(Strategy):
     return_deleted_object = True
     selectable_fields = (
@@ -53,6 +101,17 @@ class PodStrategy(Strategy):
         if "qosClass" in (old.get("status") or {}):
             result.setdefault("status", {})["qosClass"] = old["status"]["qosClass"]
         return result
+
+    async def admit_create(self, store: Store, obj: dict[str, Any], *, dry_run: bool) -> None:
+        spec = obj.setdefault("spec", {})
+        await _admit_priority(store, obj, spec)
+        _default_toleration_seconds(spec)
+        if spec.get("schedulingGates"):
+            obj.setdefault("status", {})["conditions"] = [{
+                "type": "PodScheduled", "status": "False", "reason": "SchedulingGated",
+                "message": "Scheduling is blocked due to non-empty scheduling gates", "lastProbeTime": None,
+                "lastTransitionTime": None,
+            }]
 
     def graceful_period(self, obj: dict[str, Any], requested: int | None) -> int:
         spec = obj.get("spec") or {}
@@ -96,6 +155,11 @@ class NamespaceStrategy(Strategy):
     def delete_pending(self, obj: dict[str, Any]) -> bool:
         return bool((obj.get("spec") or {}).get("finalizers"))
 
+    async def admit_delete(self, store: Store, obj: dict[str, Any]) -> None:
+        name = obj["metadata"].get("name", "")
+        if name in ("default", "kube-system", "kube-public"):
+            raise errors.forbidden("namespaces", "", name, "this namespace may not be deleted")
+
     def prepare_for_delete(self, obj: dict[str, Any]) -> None:
         obj.setdefault("status", {})["phase"] = "Terminating"
 
@@ -106,6 +170,14 @@ class NodeStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         # Nodes register with their status (the kubelet posts it), so status is kept on create.
         pass
+
+    async def admit_create(self, store: Store, obj: dict[str, Any], *, dry_run: bool) -> None:
+        """TaintNodesByCondition: a new Node is not-ready until its kubelet says otherwise."""
+        spec = obj.setdefault("spec", {})
+        taints = list(spec.get("taints") or [])
+        if not any(t.get("key") == _NOT_READY and t.get("effect") == "NoSchedule" for t in taints):
+            taints.append({"key": _NOT_READY, "effect": "NoSchedule"})
+        spec["taints"] = taints
 
 
 def _fold_string_data(obj: dict[str, Any]) -> None:
