@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kijabi.apiserver import handlers
+from kijabi.apiserver import handlers, proxy
 from kijabi.apiserver.resources import Resource
 from kijabi.apiserver.store import DeleteOptions, ListOptions, WriteOptions
 from kijabi.machinery import errors, fields, labels
@@ -43,11 +43,7 @@ async def handle_subresource(ctx: handlers.Context, request: web.Request, res: R
     elif sub == "finalize" and method == "PUT":
         return await _finalize(ctx, request, res, name)
     elif sub in ("log", "exec", "attach", "portforward", "proxy"):
-        obj = await ctx.store.get(res, namespace, name)
-        node = (obj.get("spec") or {}).get("nodeName")
-        if not node:
-            raise errors.bad_request(f'pod {name} does not have a host assigned')
-        raise errors.service_unavailable(f"no kubelet connection is available for node {node!r}")
+        return await proxy.handle(ctx, request, res, namespace, name, sub, rest)
     raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
 
