@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kijabi.apiserver import handlers
+from kijabi.apiserver import handlers, serviceaccount
 from kijabi.apiserver.auth import ANONYMOUS, TokenAuthenticator, User, user_from_peercert
 from kijabi.apiserver.bootstrap import bootstrap
 from kijabi.apiserver.certs import ensure_pki
@@ -24,6 +24,7 @@ from kijabi.apiserver.negotiate import parse_accept
 from kijabi.apiserver.openapi import OpenAPI
 from kijabi.apiserver.registry import build_registry
 from kijabi.apiserver.request import RequestInfo, parse_resource_path
+from kijabi.apiserver.serviceaccount import TokenSigner
 from kijabi.apiserver.store import Store
 from kijabi.apiserver.subresources import handle_subresource
 from kijabi.apiserver.watchcache import WatchCache
@@ -67,12 +68,13 @@ class APIServer:
         self.cache = WatchCache(self.storage, history=config.watch_cache_size)
         self.store = Store(self.storage, self.cache, self.registry)
         self.tokens = TokenAuthenticator()
-        self.ctx = handlers.Context(self.store, authenticate_token=self.tokens.authenticate)
+        self.pki = ensure_pki(config.data_dir / "server" / "tls", hosts=(config.advertise_address,))
+        self.signer = TokenSigner(config.data_dir / "server" / "tls" / "service.key")
+        self.ctx = handlers.Context(self.store, authenticate_token=self.authenticate_token, signer=self.signer)
         self.discovery = Discovery(self.registry, f"{config.advertise_address}:{config.port}")
         self.openapi = OpenAPI(self.registry)
         self.runner: web.AppRunner | None = None
         self.port = config.port
-        self.pki = ensure_pki(config.data_dir / "server" / "tls", hosts=(config.advertise_address,))
         self._background: set[asyncio.Task[Any]] = set()
         self.ready = False
 
@@ -136,10 +138,17 @@ class APIServer:
 
     # -- request path -------------------------------------------------------------------------------
 
-    def authenticate(self, request: web.Request) -> User:
+    async def authenticate_token(self, token: str) -> User | None:
+        """Static tokens first, then ServiceAccount JWTs."""
+        user = self.tokens.authenticate(token)
+        if user is None and token.count(".") == 2:
+            user = await serviceaccount.authenticate(self.store, self.signer, token)
+        return user
+
+    async def authenticate(self, request: web.Request) -> User:
         header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer ":
-            user = self.tokens.authenticate(header[7:].strip())
+            user = await self.authenticate_token(header[7:].strip())
             if user is None:
                 raise errors.StatusError(401, "Unauthorized", "Unauthorized")
             return user
@@ -152,7 +161,7 @@ class APIServer:
     async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         started = time.monotonic()
         try:
-            user = self.authenticate(request)
+            user = await self.authenticate(request)
             if user is ANONYMOUS and request.path not in PUBLIC_PATHS and not request.path.startswith(("/healthz/", "/livez/", "/readyz/")):
                 raise errors.StatusError(401, "Unauthorized", "Unauthorized")
             request["user"] = user

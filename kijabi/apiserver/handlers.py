@@ -32,10 +32,11 @@ class Context:
     """Everything a handler needs beyond the request."""
 
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
-                 authenticate_token: Callable[[str], Any] = lambda token: None) -> None:
+                 authenticate_token: Callable[[str], Awaitable[Any]] | None = None, signer: Any = None) -> None:
         self.store = store
         self.clock = clock
         self.authenticate_token = authenticate_token
+        self.signer = signer
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kijabi.apiserver import handlers, proxy
+from kijabi.apiserver import handlers, proxy, serviceaccount
 from kijabi.apiserver.resources import Resource
 from kijabi.apiserver.store import DeleteOptions, ListOptions, WriteOptions
 from kijabi.machinery import errors, fields, labels
@@ -40,6 +40,9 @@ async def handle_subresource(ctx: handlers.Context, request: web.Request, res: R
     elif sub == "eviction" and method == "POST":
         body = handlers._expect_object(await handlers.read_body(request))
         return await _evict(ctx, request, res, namespace, name, body)
+    elif sub == "token" and method == "POST":
+        body = handlers._expect_object(await handlers.read_body(request))
+        return handlers.respond(request, 201, await serviceaccount.request_token(ctx.store, ctx.signer, namespace, name, body))
     elif sub == "finalize" and method == "PUT":
         return await _finalize(ctx, request, res, name)
     elif sub in ("log", "exec", "attach", "portforward", "proxy"):

@@ -184,3 +184,25 @@ def test_pod_admission_priority_and_default_tolerations(cluster: Cluster, namesp
 def test_system_namespaces_may_not_be_deleted(cluster: Cluster) -> None:
     status, _, raw = cluster.request("DELETE", "/api/v1/namespaces/kube-system")
     assert status == 403 and "may not be deleted" in _json(raw)["message"]
+
+
+def test_service_account_tokens(cluster: Cluster, namespace: str) -> None:
+    """kubectl create token issues a JWT that authenticates as the ServiceAccount until it is deleted."""
+    cluster.kubectl("create", "serviceaccount", "robot", "-n", namespace)
+    token = cluster.kubectl("create", "token", "robot", "-n", namespace, "--duration=15m").stdout.strip()
+    assert token.count(".") == 2
+    who = cluster.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                          json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode(),
+                          headers={"Authorization": f"Bearer {token}"}, auth=False)
+    assert who[0] == 201
+    info = _json(who[2])["status"]["userInfo"]
+    assert info["username"] == f"system:serviceaccount:{namespace}:robot"
+    assert f"system:serviceaccounts:{namespace}" in info["groups"]
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+    reviewed = _json(cluster.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", json.dumps(review).encode())[2])
+    assert reviewed["status"]["authenticated"] is True
+    cluster.kubectl("delete", "serviceaccount", "robot", "-n", namespace)
+    status, _, _ = cluster.request("GET", "/api/v1/namespaces", headers={"Authorization": f"Bearer {token}"}, auth=False)
+    assert status == 401
+    status, _, _ = cluster.request("GET", "/api/v1/namespaces", headers={"Authorization": "Bearer not.a.token"}, auth=False)
+    assert status == 401

@@ -44,7 +44,7 @@ class SelfSubjectReviewStrategy(Strategy):
 class TokenReviewStrategy(Strategy):
     async def create_virtual(self, ctx: Any, request: Any, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
         token = (obj.get("spec") or {}).get("token", "")
-        user = ctx.authenticate_token(token) if token else None
+        user = await ctx.authenticate_token(token) if token and ctx.authenticate_token else None
         if user is None:
             obj["status"] = {"authenticated": False, "user": {}, "error": "invalid bearer token"}
         else:
