@@ -1,0 +1,46 @@
+"""Named, guarded background tasks (STYLE 11).
+
+`spawn()` names a task and logs its failure when it ends with an exception, even when nothing awaits it.
+Given a TaskGroup the task is created inside it (the group still sees the failure and stops); without one
+the caller keeps the returned task and cancels it on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _report(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("task %s failed", task.get_name(), exc_info=exc)
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str, tg: asyncio.TaskGroup | None = None) -> asyncio.Task[T]:
+    task = tg.create_task(coro, name=name) if tg is not None else asyncio.create_task(coro, name=name)
+    task.add_done_callback(_report)
+    return task
+
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel `tasks` and wait until they have finished (their exceptions were logged by `spawn`)."""
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        try:
+            await t
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception:
+            pass
