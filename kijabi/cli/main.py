@@ -132,13 +132,24 @@ def main(argv: list[str] | None = None) -> int:
                        ("apiserver", "run the API server alone")):
         _server_flags(sub.add_parser(name, help=text))
     sub.add_parser("kubectl", help="run kubectl with the admin kubeconfig")
+    from kijabi.controllers import manager as controller_manager
+
+    cm = sub.add_parser("controller-manager", help="run the controller-manager")
+    controller_manager.add_flags(cm)
+    cm.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "controller-manager":
+        if args.kubeconfig is None:
+            args.kubeconfig = os.environ.get("KUBECONFIG") or str(DEFAULT_KUBECONFIG)
+        main_coro = controller_manager.run(args)
+    else:
+        main_coro = run_apiserver(args)
     try:
         import uvloop
 
-        uvloop.run(run_apiserver(args))
+        uvloop.run(main_coro)
     except KeyboardInterrupt:
         pass
     except SystemExit:
