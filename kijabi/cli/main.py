@@ -13,6 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
+from kijabi.cli.supervisor import Child, Supervisor, kijabi_argv
+
 DEFAULT_DATA_DIR = Path("/var/lib/kijabi")
 DEFAULT_KUBECONFIG = Path("/etc/kijabi/kubeconfig.yaml")
 
@@ -34,6 +36,8 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--cluster-cidr", default="10.42.0.0/16")
     p.add_argument("--disable-agent", action="store_true", help="run no node agent (accepted; the agent comes later)")
+    p.add_argument("--disable-controller-manager", action="store_true", help="(server) do not run the controller-manager")
+    p.add_argument("--disable-scheduler", action="store_true", help="(server) do not run the scheduler")
     p.add_argument("--default-watch-cache-size", type=int, default=20000,
                    help="events the watch cache keeps for watches that resume from a resourceVersion")
     p.add_argument("--log-level", default="info")
@@ -104,13 +108,31 @@ async def run_apiserver(args: argparse.Namespace) -> None:
     url = f"https://{host}:{server.port}"
     kubeconfig = args.write_kubeconfig or (DEFAULT_KUBECONFIG if data_dir == DEFAULT_DATA_DIR else data_dir / "kubeconfig.yaml")
     write_kubeconfig(kubeconfig, url, server.pki, int(args.write_kubeconfig_mode, 8))
+    supervisor = Supervisor()
+    if args.command == "server":
+        component_kubeconfig = data_dir / "server" / "cred" / "admin.kubeconfig"
+        write_kubeconfig(component_kubeconfig, url, server.pki, 0o600)
+        for child in server_components(args, component_kubeconfig, server.pki.server_ca.cert):
+            supervisor.start(child)
     print(f"kijabi: API server ready at {url}", flush=True)
     print(f"kijabi: kubeconfig written to {kubeconfig}", flush=True)
     try:
         await stop.wait()
     finally:
         print("kijabi: shutting down", flush=True)
+        await supervisor.stop()
         await server.stop()
+
+
+def server_components(args: argparse.Namespace, kubeconfig: Path, ca_file: Path) -> list[Child]:
+    """The processes `kijabi server` runs beside the API server."""
+    children = []
+    if not args.disable_controller_manager:
+        children.append(Child("controller-manager", kijabi_argv(
+            "controller-manager", "--kubeconfig", str(kubeconfig), "--cluster-cidr", args.cluster_cidr,
+            "--service-cluster-ip-range", args.service_cidr, "--root-ca-file", str(ca_file),
+            "--log-level", args.log_level)))
+    return children
 
 
 def cmd_kubectl(argv: list[str]) -> int:

@@ -90,13 +90,15 @@ class Cluster:
         return self.log_path.read_text(errors="replace")
 
 
-def start_cluster(data_dir: Path | None = None, *extra: str, timeout: float = 60) -> Cluster:
+def start_cluster(data_dir: Path | None = None, *extra: str, timeout: float = 60, command: str = "apiserver") -> Cluster:
+    """`kijabi apiserver` (default: the API alone, as these tests need) or `kijabi server` (with the
+    components it supervises) on a free port."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="kijabi-test-"))
     kubeconfig = data_dir / "kubeconfig.yaml"
     log_path = data_dir / "server.log"
     log = open(log_path, "a")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kijabi.cli.main", "server", "--data-dir", str(data_dir), "--https-listen-port", "0",
+        [sys.executable, "-m", "kijabi.cli.main", command, "--data-dir", str(data_dir), "--https-listen-port", "0",
          "--write-kubeconfig", str(kubeconfig), *extra],
         stdout=subprocess.PIPE, stderr=log, text=True,
     )

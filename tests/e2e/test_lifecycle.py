@@ -116,3 +116,32 @@ def test_kill_9_loses_no_acknowledged_write() -> None:
     finally:
         c.stop()
         shutil.rmtree(c.data_dir, ignore_errors=True)
+
+
+def test_server_supervises_the_controller_manager() -> None:
+    """`kijabi server` runs the controller-manager as a child that comes back when killed."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    c = start_cluster(command="server")
+    try:
+        def children() -> list[int]:
+            out = subprocess.run(["pgrep", "-P", str(c.proc.pid), "-f", "controller-manager"], capture_output=True, text=True).stdout
+            return [int(p) for p in out.split()]
+
+        deadline = time.monotonic() + 20
+        while not children() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = children()
+        assert len(first) == 1
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while (not children() or children() == first) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert children() and children() != first
+    finally:
+        c.stop()
+        shutil.rmtree(c.data_dir, ignore_errors=True)
+    assert not subprocess.run(["pgrep", "-f", f"kijabi.cli.main controller-manager --kubeconfig {c.data_dir}"], capture_output=True).stdout
