@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kijabi.apiserver import handlers, serviceaccount
+from kijabi.apiserver import handlers, proxy, serviceaccount
 from kijabi.apiserver.auth import ANONYMOUS, TokenAuthenticator, User, user_from_peercert
 from kijabi.apiserver.bootstrap import bootstrap
 from kijabi.apiserver.certs import ensure_pki
@@ -91,6 +91,7 @@ class APIServer:
             if r.strategy is not None and r.stored:
                 self.cache.set_fields(r.storage_prefix, r.strategy.fields)
         await bootstrap(self)
+        proxy.configure(self.pki.dir)
         self.crd_controller = CRDController(self)
         await self.crd_controller.start()
         app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
@@ -177,7 +178,8 @@ class APIServer:
             return self._error(request, errors.internal(f"{type(exc).__name__}: {exc}"))
         finally:
             elapsed = time.monotonic() - started
-            if elapsed > 1.0 and "watch" not in request.query and "follow" not in request.query:
+            streaming = "watch" in request.query or "follow" in request.query or request.headers.get("Upgrade")
+            if elapsed > 1.0 and not streaming:
                 log.info("slow request %s %s: %.2fs", request.method, request.path_qs, elapsed)
 
     def _error(self, request: web.Request, exc: errors.StatusError) -> web.Response:
