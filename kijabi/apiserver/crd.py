@@ -77,6 +77,16 @@ class CustomResourceStrategy(Strategy):
     def convert_in(self, obj: dict[str, Any]) -> None:
         obj["apiVersion"] = f"{self.resource.group}/{self.storage_version}"
 
+    def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """A custom resource's status write changes only status (apiextensions' status strategy)."""
+        result = super().prepare_for_status_update(new, old)
+        for key in ("annotations", "labels"):
+            if key in old["metadata"]:
+                result["metadata"][key] = old["metadata"][key]
+            else:
+                result["metadata"].pop(key, None)
+        return result
+
     def decode(self, obj: dict[str, Any], validation: str) -> list[str]:
         from kijabi.machinery import structural
 

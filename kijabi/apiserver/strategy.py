@@ -34,6 +34,8 @@ class Strategy:
     return_deleted_object = False
     # Extra selectable fields beyond metadata.name / metadata.namespace.
     selectable_fields: tuple[str, ...] = ()
+    # Status writes may change metadata labels (annotations always), as built-in status strategies allow.
+    status_keeps_labels = True
     allow_create_on_update = False
     allow_unconditional_update = True
     # Objects are stored in another version than this resource serves (CRDs with several versions).
@@ -105,6 +107,11 @@ class Strategy:
             result.pop("status", None)
         meta_new = new.get("metadata") or {}
         meta = result["metadata"]
+        for key in ("annotations", "labels") if self.status_keeps_labels else ("annotations",):
+            if meta_new.get(key):
+                meta[key] = meta_new[key]
+            else:
+                meta.pop(key, None)
         if "resourceVersion" in meta_new:
             meta["resourceVersion"] = meta_new["resourceVersion"]
         if "managedFields" in meta_new:
