@@ -11,9 +11,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from kijabi.cli.supervisor import Child, Supervisor, kijabi_argv
+from kijabi.controllers import manager as controller_manager
+from kijabi.scheduler import main as scheduler_main
 
 DEFAULT_DATA_DIR = Path("/var/lib/kijabi")
 DEFAULT_KUBECONFIG = Path("/etc/kijabi/kubeconfig.yaml")
@@ -132,6 +136,8 @@ def server_components(args: argparse.Namespace, kubeconfig: Path, ca_file: Path)
             "controller-manager", "--kubeconfig", str(kubeconfig), "--cluster-cidr", args.cluster_cidr,
             "--service-cluster-ip-range", args.service_cidr, "--root-ca-file", str(ca_file),
             "--log-level", args.log_level)))
+    if not args.disable_scheduler:
+        children.append(Child("scheduler", kijabi_argv("scheduler", "--kubeconfig", str(kubeconfig), "--secure-port", "0")))
     return children
 
 
@@ -148,14 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "kubectl":
         return cmd_kubectl(argv[1:])
+    if argv and argv[0] == "scheduler":
+        return run_component(scheduler_main.run(argv[1:]))
     parser = argparse.ArgumentParser(prog="kijabi", description="Kubernetes, written in Python.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("server", "run a cluster: API server with the embedded store (more components come later)"),
+    for name, text in (("server", "run a cluster: API server with the embedded store, controller-manager and scheduler"),
                        ("apiserver", "run the API server alone")):
         _server_flags(sub.add_parser(name, help=text))
     sub.add_parser("kubectl", help="run kubectl with the admin kubeconfig")
-    from kijabi.controllers import manager as controller_manager
-
+    sub.add_parser("scheduler", help="run the scheduler (flags: kijabi scheduler --help)")
     cm = sub.add_parser("controller-manager", help="run the controller-manager")
     controller_manager.add_flags(cm)
     cm.add_argument("--log-level", default="info")
@@ -165,9 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "controller-manager":
         if args.kubeconfig is None:
             args.kubeconfig = os.environ.get("KUBECONFIG") or str(DEFAULT_KUBECONFIG)
-        main_coro = controller_manager.run(args)
-    else:
-        main_coro = run_apiserver(args)
+        return run_component(controller_manager.run(args))
+    return run_component(run_apiserver(args))
+
+
+def run_component(main_coro: Coroutine[Any, Any, None]) -> int:
+    """Run one component's main coroutine on uvloop; errors are one line and a non-zero exit."""
     try:
         import uvloop
 

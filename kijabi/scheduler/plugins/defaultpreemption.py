@@ -1,0 +1,353 @@
+"""DefaultPreemption: when no node fits, find lower-priority pods whose removal would let the pod in,
+evict them, and nominate the node (upstream framework/preemption + plugins/defaultpreemption).
+
+For every node that failed with a resolvable status (Unschedulable), a dry run removes all pods of
+lower priority, checks the filters, then "reprieves" as many of them as possible, highest priority
+first, pods whose eviction would violate a PodDisruptionBudget before the others. Among the nodes
+that work, the one chosen has the fewest PDB violations, then the lowest highest-victim priority, the
+smallest priority sum, the fewest victims, the latest start of its most important victims.
+
+The victims are deleted by background tasks (a DisruptionTarget condition first, then DELETE, then a
+"Preempted" event); the pod gets status.nominatedNodeName and waits in the queue for them to go.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kijabi.scheduler.framework.interface import (
+    MODE_OVERRIDE,
+    CycleState,
+    Handle,
+    NominatingInfo,
+    PostFilterResult,
+)
+from kijabi.scheduler.framework.selectors import SelectorError, compile_label_selector
+from kijabi.scheduler.framework.status import Code, Diagnosis, FitError, NodeToStatus, Status
+from kijabi.scheduler.framework.types import NodeInfo, Pod, PodInfo, pod_priority, pod_start_time, pod_uid
+
+log = logging.getLogger(__name__)
+
+NAME = "DefaultPreemption"
+MAX_INT32 = 2**31 - 1
+MSG_NOT_HELPFUL = "Preemption is not helpful for scheduling"
+MSG_NO_VICTIMS = "No preemption victims found for incoming pod"
+
+
+class Candidate:
+    __slots__ = ("name", "num_pdb_violations", "victims")
+
+    def __init__(self, name: str, victims: list[Pod], num_pdb_violations: int) -> None:
+        self.name = name
+        self.victims = victims
+        self.num_pdb_violations = num_pdb_violations
+
+
+def _more_important(a: Pod, b: Pod, now: float) -> bool:
+    pa, pb = pod_priority(a), pod_priority(b)
+    if pa != pb:
+        return pa > pb
+    return pod_start_time(a, now) < pod_start_time(b, now)
+
+
+def _sort_important(pods: list[Any], key: Any, now: float) -> list[Any]:
+    import functools
+
+    def cmp(x: Any, y: Any) -> int:
+        a, b = key(x), key(y)
+        if _more_important(a, b, now):
+            return -1
+        if _more_important(b, a, now):
+            return 1
+        return 0
+
+    return sorted(pods, key=functools.cmp_to_key(cmp))
+
+
+def _terminating_by_preemption(pod: Mapping[str, Any]) -> bool:
+    if not (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    return any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+               and c.get("reason") == "PreemptionByScheduler"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def pods_with_pdb_violation(victims: Sequence[PodInfo], pdbs: Sequence[Mapping[str, Any]]
+                            ) -> tuple[list[PodInfo], list[PodInfo]]:
+    """Split victims into those whose eviction would violate a PDB and the others (in order)."""
+    allowed = [int((p.get("status") or {}).get("disruptionsAllowed") or 0) for p in pdbs]
+    violating: list[PodInfo] = []
+    ok: list[PodInfo] = []
+    for pi in victims:
+        violated = False
+        if pi.labels:
+            for i, pdb in enumerate(pdbs):
+                meta = pdb.get("metadata") or {}
+                if meta.get("namespace") != pi.namespace:
+                    continue
+                try:
+                    selector = compile_label_selector((pdb.get("spec") or {}).get("selector"))
+                except SelectorError:
+                    continue
+                if selector.nothing or selector.empty() or not selector.matches(pi.labels):
+                    continue
+                if pi.name in ((pdb.get("status") or {}).get("disruptedPods") or {}):
+                    continue
+                allowed[i] -= 1
+                if allowed[i] < 0:
+                    violated = True
+        (violating if violated else ok).append(pi)
+    return violating, ok
+
+
+class DefaultPreemption:
+    name = NAME
+
+    def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
+        self.handle = handle
+        self.min_candidate_nodes_percentage = int(args.get("minCandidateNodesPercentage", 10))
+        self.min_candidate_nodes_absolute = int(args.get("minCandidateNodesAbsolute", 100))
+        # preemptor uid -> victim uids whose deletion is still being sent
+        self.in_flight: dict[str, set[str]] = {}
+
+    # -- the extension point -----------------------------------------------------------------------
+
+    def post_filter(self, state: CycleState, pod: Pod,
+                    statuses: NodeToStatus) -> tuple[PostFilterResult | None, Status | None]:
+        result, status = self.preempt(state, pod, statuses)
+        msg = status.message() if status is not None else ""
+        if status is not None and msg:
+            return result, Status(status.code, "preemption: " + msg)
+        return result, status
+
+    def preempt(self, state: CycleState, pod: Pod,
+                statuses: NodeToStatus) -> tuple[PostFilterResult | None, Status | None]:
+        meta = pod.get("metadata") or {}
+        latest = self.handle.listers.pods.get(meta.get("name", ""), meta.get("namespace", ""))
+        if latest is not None:
+            pod = latest
+        nominated = (pod.get("status") or {}).get("nominatedNodeName") or ""
+        eligible, msg = self.eligible(pod, statuses.get(nominated) if nominated else None)
+        if not eligible:
+            return None, Status(Code.UNSCHEDULABLE, msg)
+        all_nodes = self.handle.snapshot.list()
+        if not all_nodes:
+            return None, Status(Code.ERROR, "no nodes available")
+        candidates, node_statuses = self.find_candidates(state, pod, all_nodes, statuses)
+        if not candidates:
+            node_statuses.absent = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NOT_HELPFUL)
+            fit = FitError(pod, len(all_nodes), Diagnosis(node_to_status=node_statuses))
+            return None, Status(Code.UNSCHEDULABLE, str(fit))
+        best = self.select_candidate(candidates)
+        self.prepare_candidate(best, pod)
+        return PostFilterResult(NominatingInfo(best.name, MODE_OVERRIDE)), Status(Code.SUCCESS)
+
+    def eligible(self, pod: Pod, nominated_status: Status | None) -> tuple[bool, str]:
+        """Upstream PodEligibleToPreemptOthers."""
+        if (pod.get("spec") or {}).get("preemptionPolicy") == "Never":
+            return False, "not eligible due to preemptionPolicy=Never."
+        if self.in_flight.get(pod_uid(pod)):
+            return False, "not eligible due to a terminating pod on the nominated node."
+        nominated = (pod.get("status") or {}).get("nominatedNodeName") or ""
+        if nominated:
+            if nominated_status is not None and nominated_status.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+                return True, ""
+            ni = self.handle.snapshot.get(nominated)
+            if ni is not None:
+                prio = pod_priority(pod)
+                for p in ni.pods:
+                    if p.priority < prio and _terminating_by_preemption(p.pod):
+                        return False, "not eligible due to a terminating pod on the nominated node."
+        return True, ""
+
+    # -- candidates --------------------------------------------------------------------------------
+
+    def num_candidates(self, num_nodes: int) -> int:
+        n = num_nodes * self.min_candidate_nodes_percentage // 100
+        n = max(n, self.min_candidate_nodes_absolute)
+        return min(n, num_nodes)
+
+    def find_candidates(self, state: CycleState, pod: Pod, all_nodes: list[NodeInfo],
+                        statuses: NodeToStatus) -> tuple[list[Candidate], NodeToStatus]:
+        potential = statuses.nodes_for_code(all_nodes, Code.UNSCHEDULABLE)
+        if not potential:
+            if (pod.get("status") or {}).get("nominatedNodeName"):
+                self._clear_nominated([pod])
+            return [], NodeToStatus()
+        pdbs = self.handle.listers.pod_disruption_budgets.list()
+        offset = self.handle.rng.randrange(len(potential))
+        want = self.num_candidates(len(potential))
+        non_violating: list[Candidate] = []
+        violating: list[Candidate] = []
+        node_statuses = NodeToStatus()
+        for i in range(len(potential)):
+            ni = potential[(offset + i) % len(potential)].clone()
+            victims, num_violations, status = self.select_victims_on_node(state.clone(), pod, ni, pdbs)
+            if (status is None or status.is_success()) and victims:
+                c = Candidate(ni.name, victims, num_violations)
+                (non_violating if num_violations == 0 else violating).append(c)
+                if non_violating and len(non_violating) + len(violating) >= want:
+                    break
+                continue
+            if status is None or status.is_success():
+                status = Status(Code.ERROR, f'expected at least one victim pod on node "{ni.name}"')
+            node_statuses.set(ni.name, status)
+        return non_violating + violating, node_statuses
+
+    def select_victims_on_node(self, state: CycleState, pod: Pod, ni: NodeInfo,
+                               pdbs: Sequence[Mapping[str, Any]]) -> tuple[list[Pod], int, Status | None]:
+        h = self.handle
+        prio = pod_priority(pod)
+        potential = [p for p in ni.pods if p.priority < prio]
+        for pi in potential:
+            ni.remove_pod(pi.pod)
+            st = h.run_pre_filter_extension_remove_pod(state, pod, pi, ni)
+            if st is not None and not st.is_success():
+                return [], 0, st
+        if not potential:
+            return [], 0, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NO_VICTIMS)
+        st = h.run_filter_plugins_with_nominated_pods(state, pod, ni)
+        if st is not None and not st.is_success():
+            return [], 0, st
+        now = h.clock.time()
+        potential = _sort_important(potential, lambda p: p.pod, now)
+        violating, non_violating = pods_with_pdb_violation(potential, pdbs)
+        victims: list[Pod] = []
+        num_violations = 0
+
+        def reprieve(pi: PodInfo) -> bool:
+            ni.add_pod_info(pi)
+            st = h.run_pre_filter_extension_add_pod(state, pod, pi, ni)
+            if st is not None and not st.is_success():
+                raise _Abort(st)
+            fits = h.run_filter_plugins_with_nominated_pods(state, pod, ni)
+            if fits is not None and not fits.is_success():
+                ni.remove_pod(pi.pod)
+                st = h.run_pre_filter_extension_remove_pod(state, pod, pi, ni)
+                if st is not None and not st.is_success():
+                    raise _Abort(st)
+                victims.append(pi.pod)
+                return False
+            return True
+
+        try:
+            for pi in violating:
+                if not reprieve(pi):
+                    num_violations += 1
+            for pi in non_violating:
+                reprieve(pi)
+        except _Abort as abort:
+            return [], 0, abort.status
+        if violating and non_violating:
+            victims = _sort_important(victims, lambda p: p, now)
+        return victims, num_violations, Status(Code.SUCCESS)
+
+    def select_candidate(self, candidates: list[Candidate]) -> Candidate:
+        """Upstream pickOneNodeForPreemption over the candidates (first one wins remaining ties)."""
+        if len(candidates) == 1:
+            return candidates[0]
+        now = self.handle.clock.time()
+
+        def earliest_start_of_top(c: Candidate) -> float:
+            top = pod_priority(c.victims[0])
+            return min(pod_start_time(p, now) for p in c.victims if pod_priority(p) == top)
+
+        score_funcs = [
+            lambda c: -c.num_pdb_violations,
+            lambda c: -pod_priority(c.victims[0]),
+            lambda c: -sum(pod_priority(p) + MAX_INT32 + 1 for p in c.victims),
+            lambda c: -len(c.victims),
+            earliest_start_of_top,
+        ]
+        remaining = candidates
+        for f in score_funcs:
+            scores = [f(c) for c in remaining]
+            best = max(scores)
+            remaining = [c for c, s in zip(remaining, scores, strict=True) if s == best]
+            if len(remaining) == 1:
+                return remaining[0]
+        return remaining[0]
+
+    # -- acting ------------------------------------------------------------------------------------
+
+    def prepare_candidate(self, c: Candidate, preemptor: Pod) -> None:
+        """Reject waiting victims at once; delete the others in the background; drop the nominations
+        of lower-priority pods on the chosen node."""
+        h = self.handle
+        to_delete = []
+        for victim in c.victims:
+            waiting = h.get_waiting_pod(pod_uid(victim))
+            if waiting is not None:
+                waiting.reject(NAME, "preempted")
+            else:
+                to_delete.append(victim)
+        prio = pod_priority(preemptor)
+        lower = [pi.pod for pi in h.nominated_pods_for_node(c.name) if pi.priority < prio
+                 and pi.uid != pod_uid(preemptor)]
+        if lower:
+            self._clear_nominated(lower)
+        if to_delete:
+            uid = pod_uid(preemptor)
+            self.in_flight[uid] = {pod_uid(v) for v in to_delete}
+            h.spawn(self._delete_victims(preemptor, c.name, to_delete), f"preemption of {len(to_delete)} pod(s)")
+
+    async def _delete_victims(self, preemptor: Pod, node: str, victims: list[Pod]) -> None:
+        from kijabi.client.errors import NotFound
+        from kijabi.client.rest import PODS
+
+        h = self.handle
+        scheduler_name = (preemptor.get("spec") or {}).get("schedulerName") or "default-scheduler"
+        uid = pod_uid(preemptor)
+        try:
+            for victim in victims:
+                meta = victim.get("metadata") or {}
+                ns, name = meta.get("namespace", ""), meta.get("name", "")
+                cond = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                        "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
+                        "lastTransitionTime": _now_rfc3339(h)}
+                try:
+                    await h.client.patch(PODS, name, {"status": {"conditions": [cond]}}, namespace=ns,
+                                         patch_type="strategic", subresource="status")
+                    await h.client.delete(PODS, name, namespace=ns)
+                except NotFound:
+                    continue
+                except Exception:
+                    log.exception("preempting pod %s/%s failed", ns, name)
+                    continue
+                h.recorder.event(victim, "Normal", "Preempted", f"Preempted by pod {uid} on node {node}")
+        finally:
+            self.in_flight.pop(uid, None)
+
+    def _clear_nominated(self, pods: list[Pod]) -> None:
+        from kijabi.client.rest import PODS
+
+        h = self.handle
+
+        async def clear() -> None:
+            for p in pods:
+                meta = p.get("metadata") or {}
+                if not (p.get("status") or {}).get("nominatedNodeName"):
+                    continue
+                try:
+                    await h.client.patch(PODS, meta.get("name", ""), {"status": {"nominatedNodeName": None}},
+                                         namespace=meta.get("namespace", ""), patch_type="merge",
+                                         subresource="status")
+                except Exception as exc:  # not critical: the nomination is only a hint
+                    log.warning("cannot clear the nominatedNodeName of %s/%s: %s",
+                                meta.get("namespace"), meta.get("name"), exc)
+
+        h.spawn(clear(), "clear nominated node names")
+
+
+def _now_rfc3339(h: Handle) -> str:
+    from kijabi.machinery.meta import rfc3339
+
+    return rfc3339(h.clock.time())
+
+
+class _Abort(Exception):
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.message())
+        self.status = status

@@ -1,0 +1,391 @@
+"""NodeResourcesFit (filter + score: LeastAllocated, MostAllocated, RequestedToCapacityRatio) and
+NodeResourcesBalancedAllocation (upstream framework/plugins/noderesources)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kijabi.scheduler.framework.events import (
+    NODE,
+    POD,
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    QueueingHint,
+)
+from kijabi.scheduler.framework.interface import CycleState, Handle, PreFilterResult
+from kijabi.scheduler.framework.status import Code, Status
+from kijabi.scheduler.framework.types import (
+    CPU,
+    EPHEMERAL_STORAGE,
+    MAX_NODE_SCORE,
+    MEMORY,
+    NodeInfo,
+    Pod,
+    Resource,
+    is_extended_resource_name,
+    is_scalar_resource_name,
+    pod_request_amounts,
+)
+from kijabi.scheduler.plugins.helpers import go_div
+
+FIT = "NodeResourcesFit"
+BALANCED = "NodeResourcesBalancedAllocation"
+LEAST_ALLOCATED = "LeastAllocated"
+MOST_ALLOCATED = "MostAllocated"
+REQUESTED_TO_CAPACITY_RATIO = "RequestedToCapacityRatio"
+MAX_CUSTOM_PRIORITY_SCORE = 10
+MAX_UTILIZATION = 100
+
+_PRE_FILTER_KEY = "PreFilter" + FIT
+_PRE_SCORE_KEY = "PreScore" + FIT
+_BALANCED_KEY = "PreScore" + BALANCED
+
+Scorer = Callable[[list[int], list[int]], int]
+ResourceSpec = tuple[str, int]  # name, weight
+
+
+# -- filtering -------------------------------------------------------------------------------------
+
+
+def insufficient_resources(req: Resource, node_info: NodeInfo, ignored: frozenset[str] = frozenset(),
+                           ignored_groups: frozenset[str] = frozenset()) -> list[str]:
+    """The reasons `req` does not fit `node_info` (upstream fitsRequest)."""
+    reasons: list[str] = []
+    alloc = node_info.allocatable
+    if len(node_info.pods) + 1 > alloc.allowed_pod_number:
+        reasons.append("Too many pods")
+    if not (req.milli_cpu or req.memory or req.ephemeral_storage or req.scalar):
+        return reasons
+    used = node_info.requested
+    if req.milli_cpu > 0 and req.milli_cpu > alloc.milli_cpu - used.milli_cpu:
+        reasons.append("Insufficient cpu")
+    if req.memory > 0 and req.memory > alloc.memory - used.memory:
+        reasons.append("Insufficient memory")
+    if req.ephemeral_storage > 0 and req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage:
+        reasons.append("Insufficient ephemeral-storage")
+    for name, value in req.scalar.items():
+        if value == 0:
+            continue
+        if is_extended_resource_name(name) and (name in ignored or name.split("/", 1)[0] in ignored_groups):
+            continue
+        if value > alloc.scalar.get(name, 0) - used.scalar.get(name, 0):
+            reasons.append(f"Insufficient {name}")
+    return reasons
+
+
+def pod_fit_request(pod: Mapping[str, Any]) -> Resource:
+    return Resource.from_amounts(pod_request_amounts(pod))
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+
+
+def least_requested_score(requested: int, capacity: int) -> int:
+    if capacity == 0 or requested > capacity:
+        return 0
+    return (capacity - requested) * MAX_NODE_SCORE // capacity
+
+
+def most_requested_score(requested: int, capacity: int) -> int:
+    if capacity == 0:
+        return 0
+    requested = min(requested, capacity)
+    return requested * MAX_NODE_SCORE // capacity
+
+
+def least_scorer(resources: Sequence[ResourceSpec]) -> Scorer:
+    weights = [w for _, w in resources]
+
+    def score(requested: list[int], allocatable: list[int]) -> int:
+        node_score = weight_sum = 0
+        for i, alloc in enumerate(allocatable):
+            if alloc == 0:
+                continue
+            node_score += least_requested_score(requested[i], alloc) * weights[i]
+            weight_sum += weights[i]
+        return node_score // weight_sum if weight_sum else 0
+
+    return score
+
+
+def most_scorer(resources: Sequence[ResourceSpec]) -> Scorer:
+    weights = [w for _, w in resources]
+
+    def score(requested: list[int], allocatable: list[int]) -> int:
+        node_score = weight_sum = 0
+        for i, alloc in enumerate(allocatable):
+            if alloc == 0:
+                continue
+            node_score += most_requested_score(requested[i], alloc) * weights[i]
+            weight_sum += weights[i]
+        return node_score // weight_sum if weight_sum else 0
+
+    return score
+
+
+def broken_linear_function(shape: Sequence[tuple[int, int]]) -> Callable[[int], int]:
+    """Piecewise-linear (utilization -> score) through the shape points (upstream BuildBrokenLinearFunction)."""
+
+    def f(p: int) -> int:
+        for i, (util, score) in enumerate(shape):
+            if p <= util:
+                if i == 0:
+                    return score
+                pu, ps = shape[i - 1]
+                return ps + go_div((score - ps) * (p - pu), util - pu)
+        return shape[-1][1]
+
+    return f
+
+
+def ratio_scorer(resources: Sequence[ResourceSpec], shape: Sequence[Mapping[str, Any]]) -> Scorer:
+    points = [(int(p.get("utilization", 0)), int(p.get("score", 0)) * (MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE))
+              for p in shape]
+    raw = broken_linear_function(points)
+    weights = [w for _, w in resources]
+
+    def resource_score(requested: int, capacity: int) -> int:
+        if capacity == 0 or requested > capacity:
+            return raw(MAX_UTILIZATION)
+        return raw(requested * MAX_UTILIZATION // capacity)
+
+    def score(requested: list[int], allocatable: list[int]) -> int:
+        node_score = weight_sum = 0
+        for i, alloc in enumerate(allocatable):
+            if alloc == 0:
+                continue
+            s = resource_score(requested[i], alloc)
+            if s > 0:
+                node_score += s * weights[i]
+                weight_sum += weights[i]
+        if weight_sum == 0:
+            return 0
+        return math.floor(node_score / weight_sum + 0.5)
+
+    return score
+
+
+def balanced_scorer(requested: list[int], allocatable: list[int]) -> int:
+    fractions = []
+    for i, alloc in enumerate(allocatable):
+        if alloc == 0:
+            continue
+        fractions.append(min(requested[i] / alloc, 1.0))
+    std = 0.0
+    if len(fractions) == 2:
+        std = abs((fractions[0] - fractions[1]) / 2)
+    elif len(fractions) > 2:
+        mean = sum(fractions) / len(fractions)
+        std = math.sqrt(sum((f - mean) ** 2 for f in fractions) / len(fractions))
+    return int((1 - std) * MAX_NODE_SCORE)
+
+
+class ResourceAllocationScorer:
+    """Shared by Fit's score and BalancedAllocation (upstream resourceAllocationScorer)."""
+
+    def __init__(self, resources: Sequence[ResourceSpec], scorer: Scorer, use_requested: bool,
+                 fast_kind: str | None = None) -> None:
+        self.resources = list(resources)
+        self.scorer = scorer
+        self.use_requested = use_requested
+        # "least", "most" or "balanced" when the resources are exactly cpu and memory
+        self.fast_kind = fast_kind if [n for n, _ in self.resources] == [CPU, MEMORY] else None
+
+    def pod_requests(self, pod: Mapping[str, Any]) -> list[int]:
+        amounts = pod_request_amounts(pod, non_missing_defaults=not self.use_requested)
+        return [amounts.get(name, 0) for name, _ in self.resources]
+
+    def score(self, node_info: NodeInfo, pod_requests: list[int]) -> int:
+        requested = node_info.requested if self.use_requested else node_info.non_zero_requested
+        alloc = node_info.allocatable
+        n = len(self.resources)
+        req_list = [0] * n
+        alloc_list = [0] * n
+        for i, (name, _) in enumerate(self.resources):
+            pr = pod_requests[i]
+            if name == CPU:
+                a, r = alloc.milli_cpu, requested.milli_cpu + pr
+            elif name == MEMORY:
+                a, r = alloc.memory, requested.memory + pr
+            elif name == EPHEMERAL_STORAGE:
+                a, r = alloc.ephemeral_storage, node_info.requested.ephemeral_storage + pr
+            elif is_scalar_resource_name(name) and pr != 0 and name in alloc.scalar:
+                a, r = alloc.scalar[name], node_info.requested.scalar.get(name, 0) + pr
+            else:
+                continue
+            if a == 0:
+                continue
+            alloc_list[i] = a
+            req_list[i] = r
+        return self.scorer(req_list, alloc_list)
+
+
+    def score_many(self, nodes: Sequence[NodeInfo], pod_requests: list[int]) -> list[int]:
+        """`score` for many nodes; the common cpu+memory LeastAllocated/MostAllocated/Balanced cases
+        are computed inline (this runs for every feasible node of every attempt)."""
+        kind = self.fast_kind
+        if kind is None:
+            return [self.score(ni, pod_requests) for ni in nodes]
+        (_, wc), (_, wm) = self.resources
+        pc, pm = pod_requests
+        use_requested = self.use_requested
+        out: list[int] = []
+        append = out.append
+        for ni in nodes:
+            alloc = ni.allocatable
+            req = ni.requested if use_requested else ni.non_zero_requested
+            ac, am = alloc.milli_cpu, alloc.memory
+            rc, rm = req.milli_cpu + pc, req.memory + pm
+            if kind == "balanced":
+                if ac and am:
+                    fc = rc / ac if rc < ac else 1.0
+                    fm = rm / am if rm < am else 1.0
+                    append(int((1 - abs(fc - fm) / 2) * MAX_NODE_SCORE))
+                else:
+                    append(MAX_NODE_SCORE)
+                continue
+            total = weights = 0
+            if ac:
+                if kind == "least":
+                    total += ((ac - rc) * MAX_NODE_SCORE // ac if rc <= ac else 0) * wc
+                else:
+                    total += (min(rc, ac) * MAX_NODE_SCORE // ac) * wc
+                weights += wc
+            if am:
+                if kind == "least":
+                    total += ((am - rm) * MAX_NODE_SCORE // am if rm <= am else 0) * wm
+                else:
+                    total += (min(rm, am) * MAX_NODE_SCORE // am) * wm
+                weights += wm
+            append(total // weights if weights else 0)
+        return out
+
+
+def resource_specs(raw: Sequence[Mapping[str, Any]] | None) -> list[ResourceSpec]:
+    specs = [(str(r.get("name")), int(r.get("weight") or 1)) for r in raw or []]
+    return specs or [(CPU, 1), (MEMORY, 1)]
+
+
+class Fit:
+    """Filters out nodes without room for the pod's requests; scores by the configured strategy."""
+
+    name = FIT
+
+    def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
+        self.handle = handle
+        self.ignored = frozenset(args.get("ignoredResources") or ())
+        self.ignored_groups = frozenset(args.get("ignoredResourceGroups") or ())
+        strategy = args.get("scoringStrategy") or {}
+        kind = strategy.get("type") or LEAST_ALLOCATED
+        resources = resource_specs(strategy.get("resources"))
+        scorer: Scorer
+        if kind == LEAST_ALLOCATED:
+            scorer = least_scorer(resources)
+        elif kind == MOST_ALLOCATED:
+            scorer = most_scorer(resources)
+        elif kind == REQUESTED_TO_CAPACITY_RATIO:
+            shape = (strategy.get("requestedToCapacityRatio") or {}).get("shape") or []
+            if not shape:
+                raise ValueError("scoringStrategy.requestedToCapacityRatio.shape: Required value")
+            scorer = ratio_scorer(resources, shape)
+        else:
+            raise ValueError(f"scoring strategy {kind} is not supported")
+        self.strategy = kind
+        fast = {LEAST_ALLOCATED: "least", MOST_ALLOCATED: "most"}.get(kind)
+        self.scorer = ResourceAllocationScorer(resources, scorer, use_requested=False, fast_kind=fast)
+
+    def pre_filter(self, state: CycleState, pod: Pod,
+                   nodes: Sequence[NodeInfo]) -> tuple[PreFilterResult | None, Status | None]:
+        state.write(_PRE_FILTER_KEY, pod_fit_request(pod))
+        return None, None
+
+    def pre_filter_extensions(self) -> None:
+        return None
+
+    def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+        req = state.get(_PRE_FILTER_KEY)
+        if req is None:
+            return Status(Code.ERROR, f'error reading "{_PRE_FILTER_KEY}" from cycleState: not found')
+        reasons = insufficient_resources(req, node_info, self.ignored, self.ignored_groups)
+        if reasons:
+            return Status(Code.UNSCHEDULABLE, *reasons)
+        return None
+
+    def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
+        state.write(_PRE_SCORE_KEY, self.scorer.pod_requests(pod))
+        return None
+
+    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
+        reqs = state.get(_PRE_SCORE_KEY)
+        if reqs is None:
+            reqs = self.scorer.pod_requests(pod)
+        return self.scorer.score(node_info, reqs), None
+
+    def score_nodes(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
+        reqs = state.get(_PRE_SCORE_KEY)
+        if reqs is None:
+            reqs = self.scorer.pod_requests(pod)
+        return self.scorer.score_many(nodes, reqs), None
+
+    def score_extensions(self) -> None:
+        return None
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        def pod_hint(pod: Pod, old: Any, new: Any) -> QueueingHint:
+            if new is None:  # deleted
+                return QueueingHint.QUEUE if (old or {}).get("spec", {}).get("nodeName") else QueueingHint.QUEUE_SKIP
+            return QueueingHint.QUEUE_SKIP
+
+        def node_hint(pod: Pod, old: Any, new: Any) -> QueueingHint:
+            if new is None:
+                return QueueingHint.QUEUE_SKIP
+            req = pod_fit_request(pod)
+            if insufficient_resources(req, NodeInfo(new), self.ignored, self.ignored_groups):
+                return QueueingHint.QUEUE_SKIP
+            if old is None:
+                return QueueingHint.QUEUE
+            before, after = NodeInfo(old).allocatable, NodeInfo(new).allocatable
+            if after.allowed_pod_number > before.allowed_pod_number:
+                return QueueingHint.QUEUE
+            for name, value in [(CPU, req.milli_cpu), (MEMORY, req.memory), (EPHEMERAL_STORAGE, req.ephemeral_storage),
+                                *req.scalar.items()]:
+                if value > 0 and after.get(name) > before.get(name):
+                    return QueueingHint.QUEUE
+            return QueueingHint.QUEUE_SKIP
+
+        return [
+            ClusterEventWithHint(ClusterEvent(POD, ActionType.DELETE), pod_hint),
+            ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_ALLOCATABLE), node_hint),
+        ]
+
+
+class BalancedAllocation:
+    """Prefers nodes whose cpu and memory fractions would stay close to each other."""
+
+    name = BALANCED
+
+    def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
+        self.scorer = ResourceAllocationScorer(resource_specs(args.get("resources")), balanced_scorer,
+                                               use_requested=True, fast_kind="balanced")
+
+    def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
+        state.write(_BALANCED_KEY, self.scorer.pod_requests(pod))
+        return None
+
+    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
+        reqs = state.get(_BALANCED_KEY)
+        if reqs is None:
+            reqs = self.scorer.pod_requests(pod)
+        return self.scorer.score(node_info, reqs), None
+
+    def score_nodes(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
+        reqs = state.get(_BALANCED_KEY)
+        if reqs is None:
+            reqs = self.scorer.pod_requests(pod)
+        return self.scorer.score_many(nodes, reqs), None
+
+    def score_extensions(self) -> None:
+        return None
