@@ -26,6 +26,8 @@ from kijabi.machinery.apply import manager_from_user_agent
 log = logging.getLogger(__name__)
 
 BOOKMARK_INTERVAL = 60.0
+WRITE_BATCH_BYTES = 256 * 1024  # watch events written in one go, at most (then the socket drains)
+LIST_CHUNK_BYTES = 1024 * 1024
 
 
 class Context:
@@ -206,11 +208,27 @@ async def handle_list(ctx: Context, request: web.Request, res: Resource, namespa
         return respond(request, 200, {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
                                       "items": [ctx.store.served_obj(res, co) for co in page.items]})
     head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})
-    body = head[:-1] + b',"items":[' + b",".join(ctx.store.served(res, co) for co in page.items) + b"]}"
-    return respond_raw(200, body)
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    # Streamed in ~1 MiB pieces: a 10k-pod list never exists as one buffer.
+    parts: list[bytes] = [head[:-1] + b',"items":[']
+    size = 0
+    for i, co in enumerate(page.items):
+        data = ctx.store.served(res, co)
+        parts.append(data if i == 0 else b"," + data)
+        size += len(data)
+        if size >= LIST_CHUNK_BYTES:
+            await response.write(b"".join(parts))
+            parts, size = [], 0
+    parts.append(b"]}")
+    await response.write(b"".join(parts))
+    await response.write_eof()
+    return response
 
 
 async def handle_get(ctx: Context, request: web.Request, res: Resource, namespace: str, name: str) -> web.StreamResponse:
+    if request["format"].kind == "json":
+        return respond_raw(200, await ctx.store.get_raw(res, namespace, name))
     obj = await ctx.store.get(res, namespace, name)
     return respond_object(ctx, request, res, 200, obj)
 
@@ -296,13 +314,15 @@ async def handle_watch(ctx: Context, request: web.Request, res: Resource, namesp
             if ev is None:
                 break
             chunk = [encoder.encode(ev)]
-            while not watcher.queue.empty() and len(chunk) < 512:
+            size = len(chunk[0])
+            while not watcher.queue.empty() and size < WRITE_BATCH_BYTES:
                 nxt = watcher.queue.get_nowait()
                 if nxt is None:
                     watcher.closed = True
                     break
                 chunk.append(encoder.encode(nxt))
-            await response.write(b"".join(chunk))
+                size += len(chunk[-1])
+            await response.write(b"".join(chunk) if len(chunk) > 1 else chunk[0])
             if watcher.closed and watcher.queue.empty():
                 break
     except (ConnectionResetError, asyncio.CancelledError):
@@ -330,7 +350,9 @@ class _Encoder:
     def encode(self, ev: WatchEvent) -> bytes:
         store = self.ctx.store
         if self.fmt.kind == "json" or self.fmt.kind == "yaml":
-            return _event_bytes(ev.type, store.served(self.res, ev.obj))
+            if self.res.strategy is not None and self.res.strategy.needs_conversion:
+                return _event_bytes(ev.type, store.served(self.res, ev.obj))
+            return ev.obj.frame(ev.type)
         obj = store.served_obj(self.res, ev.obj)
         if self.fmt.kind == "partial":
             return orjson.dumps({"type": ev.type, "object": partial(obj)}) + b"\n"

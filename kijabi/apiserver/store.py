@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from kijabi.apiserver.resources import Registry, Resource
-from kijabi.apiserver.watchcache import CachedObject, WatchCache
+from kijabi.apiserver.watchcache import CachedObject, WatchCache, with_resource_version
 from kijabi.machinery import errors, meta
 from kijabi.machinery.apply import update_managed_fields
 from kijabi.machinery.fields import FieldSelector
@@ -106,7 +106,10 @@ class Store:
         try:
             if res.strategy is not None and res.strategy.needs_conversion:
                 res.strategy.convert_in(obj)
-            return orjson.dumps(obj)
+            # apiVersion, kind and metadata first: readers splice resourceVersion in without decoding.
+            ordered = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": m}
+            ordered.update(obj)
+            return orjson.dumps(ordered)
         finally:
             if rv is not None:
                 m["resourceVersion"] = rv
@@ -120,6 +123,15 @@ class Store:
         if res.strategy is not None and res.strategy.needs_conversion:
             obj = res.strategy.convert_out(obj)
         return obj
+
+    async def get_raw(self, res: Resource, namespace: str, name: str) -> bytes:
+        """GET's JSON body, from the stored bytes when no conversion is needed."""
+        kv = await self._get_kv(res, namespace, name)
+        if res.strategy is None or not res.strategy.needs_conversion:
+            data = with_resource_version(kv.value, kv.mod_revision)
+            if data is not None:
+                return data
+        return orjson.dumps(self.decode(res, kv))
 
     @staticmethod
     def served(res: Resource, co: CachedObject) -> bytes:

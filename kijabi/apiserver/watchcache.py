@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = 50_000
 HISTORY = 20_000
+_FRAME_CACHE = 512
+_FRAMES: collections.OrderedDict[tuple[str, int, str], bytes] = collections.OrderedDict()
 
 FieldsFn = Callable[[dict[str, Any]], dict[str, str]]
 
@@ -57,6 +60,18 @@ class CachedObject:
     labels: dict[str, str]
     fields: dict[str, str]
 
+    def frame(self, etype: str) -> bytes:
+        """`{"type":..,"object":..}\n` for this object. Every watcher of one event gets the same bytes:
+        recent frames are kept in a small LRU, so fan-out builds each line once without the cache
+        holding a second copy of every object."""
+        key = (self.key, self.rv, etype)
+        line = _FRAMES.get(key)
+        if line is None:
+            line = _FRAMES[key] = b'{"type":"' + etype.encode() + b'","object":' + self.data + b"}\n"
+            if len(_FRAMES) > _FRAME_CACHE:
+                _FRAMES.popitem(last=False)
+        return line
+
     def obj(self) -> dict[str, Any]:
         """A fresh, private dict of the object (callers may change it)."""
         result: dict[str, Any] = orjson.loads(self.data)
@@ -69,6 +84,24 @@ class WatchEvent:
     rv: int
     obj: CachedObject
     prev: CachedObject | None
+
+
+_META = b'"metadata":{'
+_HEAD = re.compile(rb'\{(?:"apiVersion":(?:"[^"\\]*"|null),)?(?:"kind":(?:"[^"\\]*"|null),)?')
+
+
+def with_resource_version(value: bytes, rv: int) -> bytes | None:
+    """The stored JSON with metadata.resourceVersion spliced in, without decoding it.
+
+    The store writes apiVersion, kind and metadata first (`Store.encode`), so the first
+    `"metadata":{` within the opening bytes is the object's own. None when the bytes do not have that
+    shape (then the caller decodes)."""
+    i = value.find(_META, 0, 512)
+    if i < 0 or not _HEAD.fullmatch(value, 0, i):
+        return None
+    j = i + len(_META)
+    sep = b"" if value[j:j + 1] == b"}" else b","
+    return b"%s\"resourceVersion\":\"%d\"%s%s" % (value[:j], rv, sep, value[j:])
 
 
 def bucket_of(key: str) -> str:
@@ -262,9 +295,9 @@ class WatchCache:
         meta = obj.setdefault("metadata", {})
         meta["resourceVersion"] = str(rv)
         b = self._bucket(key)
+        data = with_resource_version(value, rv) or orjson.dumps(obj)
         return CachedObject(
-            key, rv, orjson.dumps(obj), meta.get("name", ""), meta.get("namespace", ""),
-            meta.get("labels") or {}, b.fields_fn(obj),
+            key, rv, data, meta.get("name", ""), meta.get("namespace", ""), meta.get("labels") or {}, b.fields_fn(obj),
         )
 
     def _with_rv(self, co: CachedObject, rv: int) -> CachedObject:
