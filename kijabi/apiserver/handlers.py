@@ -440,11 +440,23 @@ async def handle_patch(ctx: Context, request: web.Request, res: Resource, namesp
             assert res.schema is not None
             result = patching.strategic_merge_patch(old, patch_doc, res.schema)
         check_body_type(res, result)
+        if old is not None and not _patch_sets_resource_version(ptype, patch_doc):
+            # Only a resourceVersion the patch itself carries is a precondition; otherwise a conflict
+            # re-applies the patch to the newer object (the store retries).
+            result["metadata"].pop("resourceVersion", None)
         warnings[:] = strategy.decode(result, validation)
         return result
 
     obj, created = await ctx.store.update(res, namespace, name, transform, opts, create_missing=ptype == "apply" and not subresource)
     return respond_object(ctx, request, res, 201 if created else 200, obj, warnings)
+
+
+def _patch_sets_resource_version(ptype: str, patch: Any) -> bool:
+    if ptype == "json":
+        return isinstance(patch, list) and any(isinstance(op, dict) and str(op.get("path", "")).startswith("/metadata/resourceVersion")
+                                               for op in patch)
+    meta = patch.get("metadata") if isinstance(patch, dict) else None
+    return isinstance(meta, dict) and bool(meta.get("resourceVersion"))
 
 
 def _now(ctx: Context) -> str:

@@ -21,7 +21,7 @@ import orjson
 
 from kijabi.apiserver.resources import Registry, Resource
 from kijabi.apiserver.watchcache import CachedObject, WatchCache, with_resource_version
-from kijabi.machinery import errors, meta
+from kijabi.machinery import errors, meta, quota
 from kijabi.machinery.apply import update_managed_fields
 from kijabi.machinery.fields import FieldSelector
 from kijabi.machinery.labels import Selector
@@ -288,6 +288,8 @@ class Store:
                 )
                 if opts.dry_run:
                     return managed
+                if attempt == 0 and res.namespaced:
+                    await self._admit_quota(res, namespace, managed)
                 try:
                     kv = await self.storage.create(self._key(res, namespace, m["name"]), self.encode(res, managed))
                 except KeyExists:
@@ -300,6 +302,36 @@ class Store:
         except BaseException:
             await strategy.after_create_failed(self, obj)
             raise
+
+    async def _admit_quota(self, res: Resource, namespace: str, obj: dict[str, Any]) -> None:
+        """ResourceQuota admission: charge the namespace's quotas (status.used, compare-and-swap) or 403."""
+        quotas_res = self.registry.get("", "v1", "resourcequotas")
+        assert quotas_res is not None
+        quotas = [co.obj() for co in self.cache.list(quotas_res.prefix(namespace), quotas_res.storage_prefix)]
+        for _ in range(3):
+            if not quotas:
+                return
+            updates = quota.check_request(quotas, group=res.group, resource=res.plural, obj=obj, now=self.clock())
+            try:
+                for u in updates:
+                    await self._charge(quotas_res, namespace, u)
+                return
+            except errors.StatusError as exc:
+                if exc.code != 409:
+                    raise
+            page = await self.storage.list(quotas_res.prefix(namespace))
+            quotas = [self.decode(quotas_res, kv) for kv in page.items]
+        raise errors.conflict("resourcequotas", "", namespace, "quota usage could not be updated; please retry")
+
+    async def _charge(self, quotas_res: Resource, namespace: str, update: quota.QuotaUpdate) -> None:
+        async def transform(old: dict[str, Any] | None) -> dict[str, Any]:
+            assert old is not None
+            old["metadata"]["resourceVersion"] = update.resource_version
+            old.setdefault("status", {})["used"] = update.used
+            return old
+
+        await self.update(quotas_res, namespace, update.name, transform,
+                          WriteOptions(field_manager="kube-apiserver", subresource="status"), bypass_strategy=True)
 
     def _validate(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         assert res.strategy is not None

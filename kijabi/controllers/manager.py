@@ -9,12 +9,11 @@ import argparse
 import asyncio
 import inspect
 import logging
-import socket
 from collections.abc import Iterable
 
 from kijabi.client.events import EventBroadcaster
 from kijabi.client.informers import SharedInformerFactory
-from kijabi.client.leaderelection import LeaderElectionConfig, LeaderElector
+from kijabi.client.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
 from kijabi.client.rest import Client
 from kijabi.controllers import cluster, workloads
 from kijabi.controllers.context import Constructor, ControllerContext, Options
@@ -75,7 +74,7 @@ async def run(args: argparse.Namespace) -> None:
         if not args.leader_elect:
             await run_controllers(client, names, options)
             return
-        identity = f"{socket.gethostname()}_{id(client):x}"
+        identity = default_identity()
 
         async def lead() -> None:
             await run_controllers(client, names, options)

@@ -206,3 +206,38 @@ def test_service_account_tokens(cluster: Cluster, namespace: str) -> None:
     assert status == 401
     status, _, _ = cluster.request("GET", "/api/v1/namespaces", headers={"Authorization": "Bearer not.a.token"}, auth=False)
     assert status == 401
+
+
+def test_resource_quota_admission(cluster: Cluster, namespace: str) -> None:
+    """Creates beyond a ResourceQuota's hard limits are refused with upstream's 403."""
+    rq = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"configmaps": "2"}}}
+    assert cluster.request("POST", f"/api/v1/namespaces/{namespace}/resourcequotas", json.dumps(rq).encode())[0] == 201
+    # What the resourcequota controller writes: hard mirrored, usage counted.
+    status = {"status": {"hard": {"configmaps": "2"}, "used": {"configmaps": "0"}}}
+    assert cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/resourcequotas/q/status", json.dumps(status).encode(),
+                           ctype="application/merge-patch+json")[0] == 200
+    assert cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", _cm("one"))[0] == 201
+    assert cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", _cm("two"))[0] == 201
+    code, _, raw = cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", _cm("three"))
+    assert code == 403
+    assert "exceeded quota: q, requested: configmaps=1, used: configmaps=2, limited: configmaps=2" in _json(raw)["message"]
+    used = _json(cluster.request("GET", f"/api/v1/namespaces/{namespace}/resourcequotas/q")[2])["status"]["used"]
+    assert used == {"configmaps": "2"}
+
+
+def test_patch_without_resource_version_is_retried_not_conflicting(cluster: Cluster, namespace: str) -> None:
+    """Concurrent merge patches without a resourceVersion all land (the server retries on conflicts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", _cm("busy"))
+
+    def patch(i: int) -> int:
+        body = json.dumps({"data": {f"k{i}": str(i)}}).encode()
+        return cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/busy", body,
+                               ctype="application/merge-patch+json")[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(patch, range(24)))
+    assert codes == [200] * 24
+    data = _json(cluster.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/busy")[2])["data"]
+    assert len(data) == 24
