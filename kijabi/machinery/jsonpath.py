@@ -22,11 +22,11 @@ Objects are JSON values as Python sees them: dict, list, str, int, float, bool, 
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Iterator
 from typing import Any
+
+from kijabi.machinery.gotext import go_float, go_json
 
 __all__ = [
     "JSONPath",
@@ -34,6 +34,7 @@ __all__ = [
     "JSONPathEvalError",
     "JSONPathParseError",
     "evaluate",
+    "go_float",
     "go_json",
     "go_text",
     "parse",
@@ -612,87 +613,7 @@ def _compare(a: Any, b: Any, op: str) -> bool:
 
 
 # --- rendering ------------------------------------------------------------------------------------
-
-
-def _float_digits(f: float) -> tuple[str, int]:
-    """Shortest round-trip digits of |f| and the decimal point position: |f| = 0.DIGITS x 10^point."""
-    mantissa, _, exp_text = repr(abs(f)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    raw = whole + frac
-    digits = raw.lstrip("0")
-    point = len(whole) + (int(exp_text) if exp_text else 0) - (len(raw) - len(digits))
-    return digits.rstrip("0") or "0", point
-
-
-def _format_e(neg: bool, digits: str, point: int) -> str:
-    exp = point - 1
-    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{'-' if neg else ''}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-
-
-def _format_f(neg: bool, digits: str, point: int) -> str:
-    if point <= 0:
-        body = "0." + "0" * (-point) + digits
-    elif point >= len(digits):
-        body = digits + "0" * (point - len(digits))
-    else:
-        body = digits[:point] + "." + digits[point:]
-    return ("-" if neg else "") + body
-
-
-def go_float(f: float) -> str:
-    """Go's `%v` of a float64: shortest digits, exponent form when the exponent is < -4 or >= 6."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    neg = math.copysign(1.0, f) < 0
-    if f == 0:
-        return "-0" if neg else "0"
-    digits, point = _float_digits(f)
-    exp = point - 1
-    if exp < -4 or exp >= 6:
-        return _format_e(neg, digits, point)
-    return _format_f(neg, digits, point)
-
-
-def _go_json_float(f: float) -> str:
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    neg = f < 0
-    digits, point = _float_digits(f)
-    if abs(f) < 1e-6 or abs(f) >= 1e21:
-        text = _format_e(neg, digits, point)
-        if text[-4:-1] == "e-0":
-            text = text[:-2] + text[-1]
-        return text
-    return _format_f(neg, digits, point)
-
-
-_HTML_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-)
-
-
-def go_json(value: Any) -> str:
-    """Go's json.Marshal of a decoded JSON value: sorted keys, HTML-safe escapes, Go float format."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_json_float(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).translate(_HTML_ESCAPES)
-    if isinstance(value, dict):
-        return "{" + ",".join(go_json(str(k)) + ":" + go_json(value[k]) for k in sorted(value)) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(go_json(v) for v in value) + "]"
-    return json.dumps(value)
+# Scalars print as Go's fmt does and maps and lists as json.Marshal does (kijabi.machinery.gotext).
 
 
 def go_text(value: Any, *, from_field: bool = False) -> str:
