@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= /var/lib/kijabi
-DEB_PACKAGES := python3-venv ca-certificates sqlite3 containerd runc containernetworking-plugins busybox-static iptables nftables iproute2 util-linux
+DEB_PACKAGES := python3-venv ca-certificates sqlite3 containerd runc containernetworking-plugins busybox-static iptables nftables iproute2 util-linux etcd-server etcd-client
 
 .PHONY: deps venv run test lint typecheck layers check bench clean
 

@@ -1,6 +1,7 @@
-"""Benchmark of the SQLite store against raw sqlite3 on the same schema and durability.
+"""Benchmarks of the stores, each against the raw client of its database in the same run.
 
-Prints, each as the median of --runs runs on a fresh database (3.8 KB values, WAL + synchronous=NORMAL):
+SQLite: SQLiteStorage against raw sqlite3 on the same schema and durability. Prints, each as the median
+of --runs runs on a fresh database (3.8 KB values, WAL + synchronous=NORMAL):
 
     raw sqlite3 inserts, one transaction per row          baseline for writes
     raw sqlite3 inserts, 64 rows per transaction           what group commit can reach at best
@@ -9,7 +10,17 @@ Prints, each as the median of --runs runs on a fresh database (3.8 KB values, WA
     list of 10k keys (one call, and 500-key pages)         ratio to a raw SELECT of the same rows
     watch: live fan-out to 10 watchers, and catch-up from the log
 
-Usage: .venv/bin/python bench/storage.py [--runs 3] [--asyncio]   (uvloop by default, like the apiserver)
+etcd: EtcdStorage against the raw gRPC client (the generated stubs, same channel options, same
+requests) on a real etcd started for the run (--etcd-members, data on tmpfs so that fsync does not hide
+the client's cost). Prints, each as the median of --runs runs and as a ratio to raw:
+
+    creates (the same Txn), sequential and 64-way
+    get, sequential and 64-way
+    list of 10k keys in one call
+    watch: catch-up of 10k events from history, and live delivery to 10 watchers while 64 tasks write
+
+Usage: .venv/bin/python bench/storage.py [--runs 3] [--asyncio] [--only sqlite|etcd] [--etcd-members 1]
+(uvloop by default, like the apiserver)
 """
 
 from __future__ import annotations
@@ -20,15 +31,26 @@ import os
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import grpc
+import grpc.aio
+
+from kijabi.storage import _etcd_client
 from kijabi.storage import _sqlite_schema as sql
 from kijabi.storage import sqlite as sqlite_mod
+from kijabi.storage.etcd import EtcdStorage
+from kijabi.storage.etcdpb import rpc_pb2, rpc_pb2_grpc
 from kijabi.storage.sqlite import SQLiteStorage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.storage
+from tests.storage.etcd_cluster import EtcdCluster, etcd_binary
 
 VALUE = os.urandom(1900).hex().encode()  # 3,800 bytes, incompressible
 PREFIX = "/registry/pods/default/"
@@ -227,6 +249,233 @@ async def watch_catch_up(store: SQLiteStorage, n: int = 10000) -> float:
     return n / elapsed
 
 
+# --- etcd: EtcdStorage against the raw gRPC client ----------------------------------------------------
+
+ETCD_KEYS = 10000
+
+
+class RawEtcd:
+    """The baseline: generated stubs on one channel to the store's first member, the store's channel
+    options and metadata, the same requests the store sends."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.channel = grpc.aio.insecure_channel(endpoint, options=_etcd_client.CHANNEL_OPTIONS)
+        self.kv = rpc_pb2_grpc.KVStub(self.channel)
+        self.watch = rpc_pb2_grpc.WatchStub(self.channel)
+
+    async def create(self, key: str, value: bytes) -> int:
+        bkey = key.encode()
+        cmp = rpc_pb2.Compare(key=bkey, target=rpc_pb2.Compare.CREATE, result=rpc_pb2.Compare.EQUAL)
+        txn = rpc_pb2.TxnRequest(
+            compare=[cmp],
+            success=[
+                rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=bkey, value=value)),
+                rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=bkey, keys_only=True)),
+            ],
+            failure=[rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=bkey))],
+        )
+        resp = await self.kv.Txn(txn, metadata=_etcd_client.METADATA)
+        assert resp.succeeded
+        return int(resp.header.revision)
+
+    async def get(self, key: str) -> bytes:
+        resp = await self.kv.Range(rpc_pb2.RangeRequest(key=key.encode()), metadata=_etcd_client.METADATA)
+        return bytes(resp.kvs[0].value)
+
+    async def list(self, prefix: str) -> int:
+        """The range, each item's fields read out as a consumer would."""
+        start = prefix.encode()
+        end = start[:-1] + bytes([start[-1] + 1])
+        resp = await self.kv.Range(
+            rpc_pb2.RangeRequest(key=start, range_end=end), metadata=_etcd_client.METADATA
+        )
+        items = [(kv.key.decode(), kv.value, kv.create_revision, kv.mod_revision) for kv in resp.kvs]
+        return len(items)
+
+    async def watch_events(self, prefix: str, from_revision: int, n: int) -> None:
+        """Read n events of a watch on prefix from from_revision, touching each like a consumer would."""
+        start = prefix.encode()
+        end = start[:-1] + bytes([start[-1] + 1])
+        call = self.watch.Watch(metadata=_etcd_client.METADATA)
+        create = rpc_pb2.WatchCreateRequest(
+            key=start, range_end=end, start_revision=from_revision, prev_kv=True
+        )
+        await call.write(rpc_pb2.WatchRequest(create_request=create))
+        got = 0
+        while got < n:
+            resp = await call.read()
+            for ev in resp.events:
+                _ = (ev.type, ev.kv.key, ev.kv.value, ev.kv.mod_revision, ev.HasField("prev_kv"))
+                got += 1
+        call.cancel()
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+EtcdClientKind = str  # "raw" | "store"
+
+
+async def _etcd_open(endpoints: list[str]) -> EtcdStorage:
+    store = EtcdStorage(endpoints, prefix="", compact_interval=0)
+    await store.start()
+    return store
+
+
+async def _fill_etcd(
+    create: Callable[[str, bytes], Awaitable[Any]], prefix: str, n: int, tasks: int
+) -> float:
+    """Create n keys under prefix with `tasks` concurrent tasks; returns creates per second."""
+    keys = iter(range(n))
+
+    async def worker() -> None:
+        for i in keys:
+            await create(f"{prefix}{i:05d}", VALUE)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+    return n / (time.perf_counter() - start)
+
+
+class EtcdBench:
+    """One etcd cluster and one event loop for all runs (grpc.aio keeps per-process state that does not
+    follow a new event loop per run); every measurement writes under its own prefix."""
+
+    def __init__(self, cluster: EtcdCluster, runs: int) -> None:
+        self.cluster = cluster
+        self.runs = runs
+        self._n = 0
+
+    def prefix(self) -> str:
+        self._n += 1
+        return f"/registry/bench{self._n}/default/"
+
+    async def pair(self, fn: Callable[[Any, str], Awaitable[float]]) -> tuple[float, float]:
+        """(raw, store) medians of fn(client, prefix) over the runs, raw and store alternating."""
+        raws, stores = [], []
+        for _ in range(self.runs):
+            raws.append(await self._with("raw", fn))
+            stores.append(await self._with("store", fn))
+        return statistics.median(raws), statistics.median(stores)
+
+    async def _with(self, kind: EtcdClientKind, fn: Callable[[Any, str], Awaitable[float]]) -> float:
+        endpoints = self.cluster.endpoints
+        client: Any = RawEtcd(endpoints[0]) if kind == "raw" else await _etcd_open(endpoints)
+        try:
+            return await fn(client, self.prefix())
+        finally:
+            await client.close()
+
+
+async def etcd_creates_sequential(client: Any, prefix: str, n: int = 2000) -> float:
+    return await _fill_etcd(client.create, prefix, n, 1)
+
+
+async def etcd_creates_concurrent(client: Any, prefix: str, n: int = 12800) -> float:
+    return await _fill_etcd(client.create, prefix, n, CONCURRENCY)
+
+
+async def etcd_gets(client: Any, prefix: str, n: int = 5000, tasks: int = 1, n_keys: int = 1000) -> float:
+    await _fill_etcd(client.create, prefix, n_keys, CONCURRENCY)
+    keys = iter(range(n))
+
+    async def worker() -> None:
+        for i in keys:
+            await client.get(f"{prefix}{i % n_keys:05d}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+    return n / (time.perf_counter() - start)
+
+
+async def etcd_gets_concurrent(client: Any, prefix: str) -> float:
+    return await etcd_gets(client, prefix, n=12800, tasks=CONCURRENCY)
+
+
+async def etcd_list(client: Any, prefix: str) -> float:
+    await _fill_etcd(client.create, prefix, ETCD_KEYS, CONCURRENCY)
+    start = time.perf_counter()
+    got = await client.list(prefix)
+    got = got if isinstance(got, int) else len(got.items)
+    assert got == ETCD_KEYS
+    return time.perf_counter() - start
+
+
+async def _watch_n(client: Any, prefix: str, from_revision: int, n: int) -> None:
+    if isinstance(client, RawEtcd):
+        await client.watch_events(prefix, from_revision + 1, n)
+        return
+    stream = client.watch(prefix, from_revision=from_revision)
+    got = 0
+    async for _ in stream:
+        got += 1
+        if got == n:
+            break
+    await stream.aclose()
+
+
+async def _revision(client: Any) -> int:
+    if isinstance(client, RawEtcd):
+        resp = await client.kv.Range(rpc_pb2.RangeRequest(key=b"\0", count_only=True))
+        return int(resp.header.revision)
+    rev: int = await client.current_revision()
+    return rev
+
+
+async def etcd_watch_catch_up(client: Any, prefix: str) -> float:
+    """Events per second read back from etcd's history by one watch."""
+    start_rev = await _revision(client)
+    await _fill_etcd(client.create, prefix, ETCD_KEYS, CONCURRENCY)
+    start = time.perf_counter()
+    await _watch_n(client, prefix, start_rev, ETCD_KEYS)
+    return ETCD_KEYS / (time.perf_counter() - start)
+
+
+async def etcd_watch_live(client: Any, prefix: str, n: int = 5000, watchers: int = 10) -> float:
+    """Events per second delivered to `watchers` live watchers while 64 tasks create n keys."""
+    start_rev = await _revision(client)
+    consumers = [asyncio.ensure_future(_watch_n(client, prefix, start_rev, n)) for _ in range(watchers)]
+    await asyncio.sleep(0.2)  # let the streams be created before the writes start
+    start = time.perf_counter()
+    await _fill_etcd(client.create, prefix, n, CONCURRENCY)
+    await asyncio.gather(*consumers)
+    return n * watchers / (time.perf_counter() - start)
+
+
+def etcd_main(runs: int, runner: Callable[[Any], Any], loop_name: str, members: int) -> None:
+    if etcd_binary() is None:
+        print("etcd: not installed (Debian package etcd-server), skipped")
+        return
+    cluster = EtcdCluster.start(members)
+    try:
+        version = cluster.status(cluster.members[0])
+        print(
+            f"\netcd {version.version if version else '?'}, {members} member(s), data on tmpfs, {loop_name},"
+            f" 3.8 KB values, median of {runs}; x = EtcdStorage / raw gRPC client"
+        )
+        runner(etcd_rows(EtcdBench(cluster, runs)))
+    finally:
+        cluster.stop()
+
+
+async def etcd_rows(bench: EtcdBench) -> None:
+    rows: list[tuple[str, Callable[[Any, str], Awaitable[float]], str]] = [
+        ("creates, sequential", etcd_creates_sequential, "/s"),
+        ("creates, 64 concurrent", etcd_creates_concurrent, "/s"),
+        ("get, sequential", etcd_gets, "/s"),
+        ("get, 64 concurrent", etcd_gets_concurrent, "/s"),
+        ("list of 10k keys, one call", etcd_list, "ms"),
+        ("watch, catch-up of 10k events", etcd_watch_catch_up, "events/s"),
+        ("watch, live to 10 watchers", etcd_watch_live, "events/s"),
+    ]
+    for label, fn, unit in rows:
+        raw, store = await bench.pair(fn)
+        if unit == "ms":  # a duration: lower is better, ratio as speed
+            print(f"{label:36s} raw {raw * 1000:9.1f} ms  store {store * 1000:9.1f} ms   x{raw / store:.2f}")
+        else:
+            print(f"{label:36s} raw {raw:9.0f} {unit:9s} store {store:9.0f} {unit:9s} x{store / raw:.2f}")
+
+
 # --- driver ------------------------------------------------------------------------------------------
 
 
@@ -240,6 +489,8 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--asyncio", action="store_true", help="default event loop instead of uvloop")
+    parser.add_argument("--only", choices=["sqlite", "etcd"], help="one store only")
+    parser.add_argument("--etcd-members", type=int, default=1, help="etcd cluster size (default 1)")
     args = parser.parse_args()
     runner: Callable[[Any], Any] = asyncio.run
     loop_name = "asyncio"
@@ -251,14 +502,21 @@ def main() -> None:
         except ImportError:
             pass
 
+    if args.only != "etcd":
+        sqlite_main(args.runs, runner, loop_name)
+    if args.only != "sqlite":
+        etcd_main(args.runs, runner, loop_name, args.etcd_members)
+
+
+def sqlite_main(runs: int, runner: Callable[[Any], Any], loop_name: str) -> None:
     def store_metric(fn: Callable[[SQLiteStorage], Awaitable[float]], **kwargs: Any) -> float:
-        return median(args.runs, lambda: runner(with_store(fn, **kwargs)))
+        return median(runs, lambda: runner(with_store(fn, **kwargs)))
 
     print(
-        f"sqlite {sqlite3.sqlite_version}, {loop_name}, 3.8 KB values, WAL + synchronous=NORMAL, median of {args.runs}"
+        f"sqlite {sqlite3.sqlite_version}, {loop_name}, 3.8 KB values, WAL + synchronous=NORMAL, median of {runs}"
     )
-    raw_one = median(args.runs, lambda: raw_inserts(3000, 1))
-    raw_batch = median(args.runs, lambda: raw_inserts(12800, CONCURRENCY))
+    raw_one = median(runs, lambda: raw_inserts(3000, 1))
+    raw_batch = median(runs, lambda: raw_inserts(12800, CONCURRENCY))
     print(f"raw inserts, 1 row/txn               {raw_one:10.0f} /s")
     print(f"raw inserts, 64 rows/txn             {raw_batch:10.0f} /s")
     seq = store_metric(creates_sequential)
@@ -273,7 +531,7 @@ def main() -> None:
     print(f"store CAS updates, 64 concurrent     {upd:10.0f} /s   x{upd / raw_one:.2f} of raw 1 row/txn")
     print(f"store creates, 64 concurrent, FULL   {full:10.0f} /s   (fsync per group commit)")
 
-    raw = [raw_gets_and_list(10000, 30000) for _ in range(args.runs)]
+    raw = [raw_gets_and_list(10000, 30000) for _ in range(runs)]
     raw_get = statistics.median(r[0] for r in raw)
     raw_list = statistics.median(r[1] for r in raw)
     get_loop = store_metric(gets_on_loop)

@@ -18,6 +18,7 @@ from typing import Any
 from kijabi.cli.supervisor import Child, Supervisor, kijabi_argv
 from kijabi.controllers import manager as controller_manager
 from kijabi.scheduler import main as scheduler_main
+from kijabi.storage import Storage
 
 DEFAULT_DATA_DIR = Path("/var/lib/kijabi")
 DEFAULT_KUBECONFIG = Path("/etc/kijabi/kubeconfig.yaml")
@@ -33,7 +34,11 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--write-kubeconfig", "-o", type=Path, default=None,
                    help=f"where to write the admin kubeconfig (default {DEFAULT_KUBECONFIG})")
     p.add_argument("--write-kubeconfig-mode", default="0600", help="file mode of the kubeconfig")
-    p.add_argument("--datastore-endpoint", default="", help="sqlite:///path (default: <data-dir>/server/db/state.db)")
+    p.add_argument("--datastore-endpoint", default="",
+                   help="sqlite:///path (default: <data-dir>/server/db/state.db) or etcd://host:2379,host:2379")
+    p.add_argument("--datastore-cafile", default="", help="CA bundle for the etcd endpoints")
+    p.add_argument("--datastore-certfile", default="", help="client certificate for the etcd endpoints")
+    p.add_argument("--datastore-keyfile", default="", help="client key for the etcd endpoints")
     p.add_argument("--token", default="", help="shared secret: a bearer token with admin rights, and the node join token")
     p.add_argument("--token-auth-file", type=Path, default=None, help="CSV file of bearer tokens: token,user,uid,\"groups\"")
     p.add_argument("--service-cidr", default="10.43.0.0/16")
@@ -47,16 +52,21 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info")
 
 
-def open_storage(endpoint: str, data_dir: Path):  # type: ignore[no-untyped-def]
-    """A Storage for a k3s-style datastore endpoint."""
+def open_storage(args: argparse.Namespace, data_dir: Path) -> Storage:
+    """A Storage for a k3s-style datastore endpoint: sqlite:///path (default) or etcd://h1:2379,h2:2379."""
+    from kijabi.storage.etcd import EtcdStorage
     from kijabi.storage.sqlite import SQLiteStorage
 
+    endpoint: str = args.datastore_endpoint
+    if endpoint.startswith(("etcd://", "http://", "https://")):
+        return EtcdStorage.from_url(endpoint, ca_file=args.datastore_cafile or None,
+                                    cert_file=args.datastore_certfile or None, key_file=args.datastore_keyfile or None)
     if not endpoint:
         path = data_dir / "server" / "db" / "state.db"
     elif endpoint.startswith("sqlite://"):
         path = Path(endpoint[len("sqlite://"):].split("?", 1)[0])
     else:
-        raise SystemExit(f"kijabi: unsupported --datastore-endpoint {endpoint!r} (supported: sqlite:///path)")
+        raise SystemExit(f"kijabi: unsupported --datastore-endpoint {endpoint!r} (sqlite:///path or etcd://host:2379,...)")
     path.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteStorage(str(path))
 
@@ -99,7 +109,7 @@ async def run_apiserver(args: argparse.Namespace) -> None:
         tokens[args.token] = User("kijabi:admin-token", groups=("system:masters", "system:authenticated"))
     config = Config(
         data_dir=data_dir, bind_address=args.bind_address, port=args.https_listen_port,
-        storage=open_storage(args.datastore_endpoint, data_dir), token_file=args.token_auth_file, tokens=tokens,
+        storage=open_storage(args, data_dir), token_file=args.token_auth_file, tokens=tokens,
         advertise_address=args.advertise_address, watch_cache_size=args.default_watch_cache_size,
     )
     server = APIServer(config)

@@ -6,7 +6,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import pytest
+
 from kijabi.storage import Event
+from tests.storage.etcd_cluster import etcd_binary
 
 
 async def collect(events: AsyncIterator[Event], n: int, within: float = 10.0) -> list[Event]:
@@ -29,3 +32,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
 
 def revisions(events: list[Event]) -> list[int]:
     return [e.kv.mod_revision for e in events]
+
+
+def require_etcd() -> None:
+    """Skip the calling test when the etcd binary is missing (Debian package etcd-server)."""
+    if etcd_binary() is None:
+        pytest.skip("etcd is not installed (Debian package etcd-server)")

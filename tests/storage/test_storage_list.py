@@ -166,3 +166,16 @@ async def test_count_counts_live_keys_under_prefix(store: Storage) -> None:
     assert await store.count(f"{PODS}a/") == 4
     assert await store.count(PODS) == 7
     assert await store.count("/registry/none/") == 0
+
+
+@pytest.mark.parametrize(
+    ("start_after", "expected"),
+    [("/registry/pods/ns/p9", []), ("/registry/pods/zz", []), ("/registry/", ["p1", "p2"])],
+    ids=["after the last key", "beyond the prefix", "before the prefix"],
+)
+async def test_start_after_outside_the_keys(store: Storage, start_after: str, expected: list[str]) -> None:
+    """start_after past every key gives an empty page; before the prefix it is ignored."""
+    await _fill(store, [f"{PODS}ns/p1", f"{PODS}ns/p2"])
+    page = await store.list(f"{PODS}ns/", start_after=start_after)
+    assert [kv.key.rsplit("/", 1)[1] for kv in page.items] == expected
+    assert (page.more, page.remaining) == (False, 0)

@@ -49,6 +49,7 @@ async def test_events_carry_values_prev_and_created(store: Storage, live: bool) 
     assert got[3].kv.mod_revision == start + 4 and got[3].kv.value == b"b1"
 
 
+@pytest.mark.uncompacted
 @pytest.mark.parametrize(
     ("from_offset", "expected_indexes"),
     [(0, [0, 1, 2, 3]), (1, [1, 2, 3]), (3, [3]), (4, [])],
@@ -70,6 +71,7 @@ async def test_watch_from_a_revision_starts_after_it(
     await watch.aclose()  # type: ignore[attr-defined]
 
 
+@pytest.mark.uncompacted
 async def test_watch_from_zero_replays_everything(store: Storage) -> None:
     """from_revision 0 means the whole log (the caller translates the API's "any" itself)."""
     made = await _history(store)
