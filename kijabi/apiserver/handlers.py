@@ -297,9 +297,12 @@ async def handle_watch(ctx: Context, request: web.Request, res: Resource, namesp
     encoder = _Encoder(ctx, res, fmt, request.query.get("includeObject", "Metadata"))
     deadline = time.monotonic() + timeout
     pending_initial = initial and bookmarks and send_initial == "true"
+    # The initial events are exactly what the queue holds now; the initial-events-end bookmark goes out
+    # right after them, before any live event (which has a newer resourceVersion).
+    initial_left = watcher.queue.qsize() if pending_initial else 0
     try:
         while True:
-            if pending_initial and watcher.queue.empty():
+            if pending_initial and initial_left == 0:
                 await response.write(_bookmark(res, initial_end_rev, initial_end=True))
                 pending_initial = False
             remaining = deadline - time.monotonic()
@@ -313,9 +316,11 @@ async def handle_watch(ctx: Context, request: web.Request, res: Resource, namesp
                 continue
             if ev is None:
                 break
+            initial_left -= 1
             chunk = [encoder.encode(ev)]
             size = len(chunk[0])
-            while not watcher.queue.empty() and size < WRITE_BATCH_BYTES:
+            while not watcher.queue.empty() and size < WRITE_BATCH_BYTES and not (pending_initial and initial_left <= 0):
+                initial_left -= 1
                 nxt = watcher.queue.get_nowait()
                 if nxt is None:
                     watcher.closed = True
