@@ -28,7 +28,7 @@ TEST_EXTRA = dict(
     namespace_deletion_grace=0.2,
     namespace_finalizer_estimate=1,
     hpa_sync_period=0.5,
-    resource_quota_sync_period=30.0,
+    resource_quota_sync_period=3.0,
     max_endpoints_per_slice=5,
 )
 

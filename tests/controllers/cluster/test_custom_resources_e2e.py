@@ -39,6 +39,9 @@ def test_new_crd_is_garbage_collected_and_counted(kube: Kube, namespace: str, cl
     count = f"count/sprockets.{group}"
     kube.create("v1", "resourcequotas", {"metadata": {"name": "q"}, "spec": {"hard": {count: "5"}}}, namespace)
     owner = kube.create("v1", "configmaps", {"metadata": {"name": "owner"}}, namespace)
+    # Quota admission refuses creates until the controller has computed the quota's usage (upstream).
+    wait_for(lambda: count in ((kube.get("v1", "resourcequotas", "q", namespace).get("status") or {}).get("used") or {}),
+             timeout=90, what="quota usage computed")
     for i in range(2):
         kube.create(api, "sprockets", {"apiVersion": api, "kind": "Sprocket",
                                        "metadata": {"name": f"s{i}", "ownerReferences": [owner_ref(owner)]}}, namespace)

@@ -19,12 +19,14 @@ def test_quota_usage_is_counted(kube: Kube, namespace: str, cluster: Cluster) ->
     hard = {"pods": "5", "count/pods": "10", "requests.cpu": "2", "requests.memory": "1Gi", "limits.cpu": "4",
             "configmaps": "10", "secrets": "10", "services": "3", "count/deployments.apps": "2"}
     kube.create("v1", "resourcequotas", {"metadata": {"name": "q"}, "spec": {"hard": hard}}, namespace)
-    wait_for(lambda: quota_status(kube, namespace).get("hard") == hard, what="status.hard mirrors spec.hard")
+    wait_for(lambda: quota_status(kube, namespace).get("hard") == hard and set(quota_status(kube, namespace).get("used") or {}) == set(hard),
+             what="status.hard mirrors spec.hard and usage is computed")
     resources = {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"cpu": "500m"}}
     for i in range(2):
         kube.create("v1", "pods", {"metadata": {"name": f"p{i}"}, "spec": {"containers": [
             {"name": "c", "image": "busybox", "resources": resources}]}}, namespace)
-    kube.pod(namespace, "finished")
+    kube.create("v1", "pods", {"metadata": {"name": "finished"}, "spec": {"containers": [
+        {"name": "c", "image": "busybox", "resources": resources}]}}, namespace)
     kube.set_pod_status(namespace, "finished", ready=False, phase="Succeeded")
     kube.create("v1", "configmaps", {"metadata": {"name": "extra"}}, namespace)
     kube.create("v1", "services", {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}}, namespace)
