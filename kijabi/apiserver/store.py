@@ -389,6 +389,9 @@ class Store:
             precondition = nm.get("resourceVersion")
             if precondition and precondition != old["metadata"]["resourceVersion"]:
                 raise errors.stale_conflict(res.plural, res.group, name)
+            if nm.get("uid") and nm["uid"] != old["metadata"].get("uid"):
+                raise errors.conflict(res.plural, res.group, name, f"Precondition failed: UID in precondition: {nm['uid']}, "
+                                      f"UID in object meta: {old['metadata'].get('uid')}")
             if not precondition and not strategy.allow_unconditional_update:
                 raise errors.StatusError(422, "Invalid", f'{res.kind} "{name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update')
             nm["name"] = name

@@ -18,6 +18,7 @@ from typing import Any
 from kijabi.cli.supervisor import Child, Supervisor, kijabi_argv
 from kijabi.controllers import manager as controller_manager
 from kijabi.hollow import main as hollow_main
+from kijabi.kubelet import main as kubelet_main
 from kijabi.scheduler import main as scheduler_main
 from kijabi.storage import Storage
 
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_kubectl(argv[1:])
     if argv and argv[0] == "scheduler":
         return run_component(scheduler_main.run(argv[1:]))
+    if argv and argv[0] == "kubelet":
+        return run_component(kubelet_main.run(argv[1:]))
     if argv and argv[0] == "hollow-nodes":
         return run_component(hollow_main.run(argv[1:]))
     parser = argparse.ArgumentParser(prog="kijabi", description="Kubernetes, written in Python.")
@@ -176,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         _server_flags(sub.add_parser(name, help=text))
     sub.add_parser("kubectl", help="run kubectl with the admin kubeconfig")
     sub.add_parser("scheduler", help="run the scheduler (flags: kijabi scheduler --help)")
+    sub.add_parser("kubelet", help="run the kubelet (flags: kijabi kubelet --help)")
     sub.add_parser("hollow-nodes", help="register N fake nodes with a fake kubelet (flags: kijabi hollow-nodes --help)")
     cm = sub.add_parser("controller-manager", help="run the controller-manager")
     controller_manager.add_flags(cm)
