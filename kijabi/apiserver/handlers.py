@@ -17,7 +17,7 @@ from kijabi.apiserver.negotiate import Format, parse_accept
 from kijabi.apiserver.request import RequestInfo
 from kijabi.apiserver.resources import Resource
 from kijabi.apiserver.store import DeleteOptions, ListOptions, Store, WriteOptions
-from kijabi.apiserver.watchcache import CachedObject, TooOld, WatchEvent
+from kijabi.apiserver.watchcache import TooOld, WatchEvent
 from kijabi.machinery import errors, fields, labels, printers
 from kijabi.machinery import patch as patching
 from kijabi.machinery.apply import apply as ssa_apply
@@ -535,11 +535,6 @@ async def handle_delete_collection(ctx: Context, request: web.Request, res: Reso
                                   "metadata": {"resourceVersion": str(page.revision)}, "items": items})
 
 
-Handler = Callable[..., Awaitable[web.StreamResponse]]
-
-
 def is_watch(request: web.Request, info: RequestInfo) -> bool:
     return info.legacy_watch or _bool(request.query, "watch")
 
-
-_ = CachedObject  # re-exported type for strategies' subresource handlers

@@ -40,8 +40,8 @@ class EventsV1Strategy(EventStrategy):
         return out
 
     def fields(self, obj: dict[str, Any]) -> dict[str, str]:
-        # The watch cache holds the stored (core/v1) form; selectable fields are computed from it.
-        return EventStrategy.fields(self, obj if "involvedObject" in obj or "regarding" not in obj else _core(obj))
+        # The watch cache passes the stored (core/v1) form; a served events.k8s.io form is mapped back.
+        return EventStrategy.fields(self, _core(obj) if "regarding" in obj else obj)
 
 
 def _core(obj: dict[str, Any]) -> dict[str, Any]:
