@@ -162,10 +162,24 @@ def cmd_kubectl(argv: list[str]) -> int:
     return 127
 
 
+# Tools with a parser of their own: `kijabi <name> ...` runs `<module>.main(argv)` (-> exit code).
+TOOLS = {
+    "agent": ("kijabi.cli.agent", "run a node: containerd, CNI and the kubelet (flags: kijabi agent --help)"),
+    "images": ("kijabi.cli.images", "container image tools: import (flags: kijabi images --help)"),
+    "etcd-snapshot": ("kijabi.cli.snapshot", "save, list and restore datastore snapshots"),
+    "datastore": ("kijabi.cli.datastore", "datastore tools: migrate between SQLite and etcd"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "kubectl":
         return cmd_kubectl(argv[1:])
+    if argv and argv[0] in TOOLS:
+        import importlib
+
+        tool: Any = importlib.import_module(TOOLS[argv[0]][0])
+        return int(tool.main(argv[1:]))
     if argv and argv[0] == "scheduler":
         return run_component(scheduler_main.run(argv[1:]))
     if argv and argv[0] == "kubelet":
@@ -181,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("scheduler", help="run the scheduler (flags: kijabi scheduler --help)")
     sub.add_parser("kubelet", help="run the kubelet (flags: kijabi kubelet --help)")
     sub.add_parser("hollow-nodes", help="register N fake nodes with a fake kubelet (flags: kijabi hollow-nodes --help)")
+    for name, (_module, text) in TOOLS.items():
+        sub.add_parser(name, help=text)
     cm = sub.add_parser("controller-manager", help="run the controller-manager")
     controller_manager.add_flags(cm)
     cm.add_argument("--log-level", default="info")

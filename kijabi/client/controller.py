@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from kijabi.client.cache import DeletedFinalStateUnknown, meta_namespace_key
 from kijabi.client.clock import REAL_CLOCK, Clock
+from kijabi.client.errors import APIError, TransportError
 from kijabi.client.informers import EventHandlerFuncs, FilteringEventHandler, ResourceEventHandler
 from kijabi.client.tasks import spawn
 from kijabi.client.workqueue import RateLimitingQueue, ShutDown
@@ -121,13 +122,16 @@ class Controller(abc.ABC):
             again = await self.sync(key)
         except Exception as exc:
             retries = self.queue.num_requeues(key)
+            # An answer of the API (a conflict, a missing object) is expected now and then: one line, no
+            # traceback, as upstream's handleErr logs it. Anything else is a bug worth its traceback.
+            trace = None if isinstance(exc, (APIError, TransportError)) else exc
             if self.max_retries is not None and retries >= self.max_retries:
                 log.error("controller %s: dropping %s after %d retries: %s", self.name, key, retries, exc,
-                          exc_info=exc)
+                          exc_info=trace)
                 self.queue.forget(key)
             else:
                 log.warning("controller %s: syncing %s failed (retry %d): %s", self.name, key, retries + 1, exc,
-                            exc_info=exc)
+                            exc_info=trace)
                 self.queue.add_rate_limited(key)
         else:
             self.queue.forget(key)
