@@ -14,6 +14,8 @@ import functools
 import math
 import re
 
+from kijabi.machinery import duration
+
 # time.Time{}.Unix() in Go: 0001-01-01T00:00:00Z, the zero time that metav1.Time writes as null.
 GO_ZERO_SECONDS = -62135596800
 _EPOCH = datetime.datetime(1970, 1, 1)
@@ -102,42 +104,12 @@ def _fraction(value: int, digits: int) -> str:
     return f"{whole}.{str(frac).rjust(digits, '0').rstrip('0')}"
 
 
-_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "\u00b5s": 1_000,
-    "\u03bcs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([a-z\u00b5\u03bc]+)")
-
-
 def parse_duration(text: str) -> int:
     """Go's time.ParseDuration: "1h2m3.5s" -> nanoseconds."""
-    s = text
-    neg = s[:1] == "-"
-    if s[:1] in "+-" and s:
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ValueFormatError(f"time: invalid duration {text!r}")
-    total = 0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None or not (m.group(1) or m.group(2)) or m.group(3) not in _UNITS:
-            raise ValueFormatError(f"time: invalid duration {text!r}")
-        unit = _UNITS[m.group(3)]
-        frac = m.group(2) or ""
-        total += int(m.group(1) or "0") * unit + (int(frac) * unit // 10 ** len(frac) if frac else 0)
-        pos = m.end()
-    if total > _MAX_INT64 + (1 if neg else 0):
-        raise ValueFormatError(f"time: invalid duration {text!r}")
-    return -total if neg else total
+    try:
+        return duration.parse(text)
+    except ValueError as exc:
+        raise ValueFormatError(str(exc)) from None
 
 
 # What upstream's ParseQuantity accepts: a sign, digits with at most one point (either part may be
