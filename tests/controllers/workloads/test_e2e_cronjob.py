@@ -107,3 +107,23 @@ def test_suspended_cronjob_does_not_fire(cluster: Cluster, controllers: Controll
     assert _jobs(cluster, namespace) == []
     cluster.kubectl("patch", "cronjob", "s", "-n", namespace, "-p", '{"spec":{"suspend":false}}')
     wait_for(lambda: len(_jobs(cluster, namespace)) == 1, what="a job after resuming")
+
+
+def test_time_zone(cluster: Cluster, controllers: ControllerThread, clock: Any, namespace: str) -> None:
+    """`spec.timeZone`: "0 9 * * *" in Asia/Tokyo (UTC+9, no DST) fires at 00:00 UTC, and the Job is named
+    after that scheduled minute."""
+    import time
+
+    cluster.kubectl("apply", "-n", namespace, "-f", "-",
+                    input=cronjob("tz", extra={"schedule": "0 9 * * *", "timeZone": "Asia/Tokyo"}))
+    now = time.time() + clock.offset
+    midnight_utc = (int(now) // 86400 + 1) * 86400
+    clock.offset += midnight_utc - now + 1
+    cluster.kubectl("annotate", "cronjob", "tz", "-n", namespace, "tick=1", "--overwrite")
+    jobs = wait_for(lambda: _jobs(cluster, namespace), what="the job at 09:00 in Tokyo")
+    assert [j["metadata"]["name"] for j in jobs] == [f"tz-{midnight_utc // 60}"]
+    # the scheduled time, written in the CronJob's zone
+    assert jobs[0]["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] == \
+        time.strftime("%Y-%m-%dT09:00:00+09:00", time.gmtime(midnight_utc))
+    assert _cj(cluster, namespace, "tz")["status"]["lastScheduleTime"] == \
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(midnight_utc))

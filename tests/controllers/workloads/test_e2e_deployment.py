@@ -3,6 +3,7 @@ pause/resume, Recreate; the controllers run in-process and a fake kubelet makes 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.controllers.workloads.harness import ControllerThread, wait_for
@@ -145,3 +146,23 @@ def test_recreate(cluster: Cluster, controllers: ControllerThread, namespace: st
     assert "successfully rolled out" in out
     images = [p["spec"]["containers"][0]["image"] for p in _pods(cluster, namespace)]
     assert images == ["busybox:2", "busybox:2"]
+
+
+def test_min_ready_seconds(cluster: Cluster, controllers: ControllerThread, namespace: str) -> None:
+    """minReadySeconds: ready pods count as available only once they have been ready that long."""
+    manifest = cluster.kubectl_json("create", "deployment", "slow", "--image=busybox", "--replicas=2", "-n", namespace,
+                                    "--dry-run=client")
+    manifest["spec"]["minReadySeconds"] = 5
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+
+    def status() -> dict[str, Any]:
+        return _deploy(cluster, namespace, "slow").get("status") or {}
+
+    wait_for(lambda: status().get("readyReplicas") == 2, what="2 ready replicas")
+    ready_at = {p["metadata"]["name"]: next(c["lastTransitionTime"] for c in p["status"]["conditions"] if c["type"] == "Ready")
+                for p in _pods(cluster, namespace)}
+    st = status()
+    assert st.get("availableReplicas", 0) < 2, f"available before minReadySeconds passed: {st} {ready_at}"
+    wait_for(lambda: _available(cluster, namespace, "slow", 2), timeout=20, what="2 available after minReadySeconds")
+    rs = _rs(cluster, namespace)[0]
+    assert rs["spec"]["minReadySeconds"] == 5 and rs["status"]["availableReplicas"] == 2

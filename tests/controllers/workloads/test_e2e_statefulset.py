@@ -97,3 +97,29 @@ def test_rolling_update_with_partition(cluster: Cluster, controllers: Controller
     assert set(images().values()) == {"busybox:2"}
     st = _sts(cluster, namespace, "db")["status"]
     assert st["currentRevision"] == st["updateRevision"] and st["currentReplicas"] == 3
+
+
+def test_on_delete_updates_only_deleted_pods(cluster: Cluster, controllers: ControllerThread, namespace: str) -> None:
+    """OnDelete: a new template changes no running pod; a pod the user deletes comes back at the new
+    revision, and the others keep the old one. (As upstream, switching to OnDelete must clear the
+    defaulted rollingUpdate: {"partition": 0}.)"""
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifest("od", 2, policy="Parallel"))
+    wait_for(lambda: _ready(cluster, namespace, "od", 2), what="2 ready replicas")
+    cluster.kubectl("patch", "statefulset", "od", "-n", namespace, "-p", json.dumps({"spec": {
+        "updateStrategy": {"type": "OnDelete", "rollingUpdate": None},
+        "template": {"spec": {"containers": [{"name": "c", "image": "busybox:2"}]}}}}))
+    wait_for(lambda: _sts(cluster, namespace, "od")["status"].get("observedGeneration") == 2, what="new generation seen")
+    st = _sts(cluster, namespace, "od")["status"]
+    assert st["updateRevision"] != st["currentRevision"]
+
+    def images() -> dict[str, str]:
+        return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in _pods(cluster, namespace)}
+
+    assert images() == {"od-0": "busybox:1", "od-1": "busybox:1"}
+    uid = next(p["metadata"]["uid"] for p in _pods(cluster, namespace) if p["metadata"]["name"] == "od-1")
+    cluster.kubectl("delete", "pod", "od-1", "-n", namespace, "--wait=false")
+    wait_for(lambda: images() == {"od-0": "busybox:1", "od-1": "busybox:2"}
+             and all(p["metadata"]["uid"] != uid for p in _pods(cluster, namespace)), what="od-1 recreated")
+    wait_for(lambda: _ready(cluster, namespace, "od", 2), what="2 ready replicas again")
+    st = _sts(cluster, namespace, "od")["status"]
+    assert st["updatedReplicas"] == 1 and st["currentReplicas"] == 1
