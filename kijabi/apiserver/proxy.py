@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from aiohttp import web
 from kijabi.apiserver import handlers
 from kijabi.apiserver.certs import PKI, Pair, ensure_ca, ensure_leaf
 from kijabi.apiserver.resources import Resource
+from kijabi.client import hijack
 from kijabi.machinery import errors
 from kijabi.machinery.streams import channels, locations, portforward, remotecommand, spdy, upgrade
 
@@ -211,38 +211,8 @@ async def _logs(ctx: handlers.Context, request: web.Request, res: Resource, name
 # -- upgraded connections: dialing and hijacking -----------------------------------------------------
 
 
-class _Upstream:
-    """An upgraded (or refused) connection to a backend."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: upgrade.ResponseHead,
-                 rest: bytes) -> None:
-        self.reader, self.writer, self.head, self.rest = reader, writer, head, rest
-
-    async def body(self) -> bytes:
-        """The body of a non-upgrade answer (Content-Length, chunked, or up to EOF), capped."""
-        length = self.head.content_length
-        buf = self.rest
-        while len(buf) < MAX_ERROR_BODY:
-            if self.head.chunked:
-                data, complete = upgrade.dechunk(buf)
-                if complete:
-                    return data
-            elif length is not None and len(buf) >= length:
-                break
-            chunk = await self.reader.read(READ_SIZE)
-            if not chunk:
-                break
-            buf += chunk
-        if self.head.chunked:
-            return upgrade.dechunk(buf)[0]
-        return buf[:length] if length is not None else buf
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 async def _dial(request: web.Request, loc: Location, method: str, headers: list[tuple[str, str]],
-                *, insecure: bool = False) -> _Upstream:
+                *, insecure: bool = False) -> hijack.Upstream:
     """Open a connection to `loc` and send an upgrade request; the response head is read."""
     tls: ssl.SSLContext | None = None
     if loc.scheme == "https":
@@ -254,115 +224,13 @@ async def _dial(request: web.Request, loc: Location, method: str, headers: list[
             tls.check_hostname = False
             tls.verify_mode = ssl.CERT_NONE
     try:
-        async with asyncio.timeout(DIAL_TIMEOUT):
-            reader, writer = await asyncio.open_connection(
-                loc.host, loc.port, ssl=tls, server_hostname=loc.host if tls is not None else None)
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
-        raise errors.internal(f"error dialing backend: {exc}") from exc
-    try:
-        writer.write(upgrade.request_head(method, loc.target, loc.netloc, headers))
-        await writer.drain()
-        buf = b""
-        async with asyncio.timeout(STREAM_CREATION_TIMEOUT):
-            while True:
-                chunk = await reader.read(READ_SIZE)
-                if not chunk:
-                    raise ConnectionResetError("the backend closed the connection before answering")
-                buf += chunk
-                parsed = upgrade.parse_response_head(buf)
-                if parsed is not None:
-                    return _Upstream(reader, writer, parsed[0], parsed[1])
-    except (OSError, TimeoutError, upgrade.UpgradeError) as exc:
-        writer.close()
+        return await hijack.dial(loc.host, loc.port, method, loc.target, loc.netloc, headers, tls=tls,
+                                 dial_timeout=DIAL_TIMEOUT, head_timeout=STREAM_CREATION_TIMEOUT)
+    except (OSError, TimeoutError, ssl.SSLError, upgrade.UpgradeError) as exc:
         raise errors.internal(f"error dialing backend: {exc}") from exc
 
 
-class _RawSink:
-    """Replaces aiohttp's HTTP parser on a hijacked connection: incoming bytes go to a queue."""
-
-    def __init__(self, transport: asyncio.Transport | None) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.queued = 0
-        self.transport = transport
-        self.paused = False
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        if data:
-            self.queue.put_nowait(bytes(data))
-            self.queued += len(data)
-            if self.queued > (1 << 20) and self.transport is not None and not self.paused:
-                self.paused = True
-                self.transport.pause_reading()
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.queue.put_nowait(None)
-
-    async def read(self) -> bytes:
-        data = await self.queue.get()
-        if data is None:
-            self.queue.put_nowait(None)
-            return b""
-        self.queued -= len(data)
-        if self.paused and self.queued < (1 << 19) and self.transport is not None:
-            self.paused = False
-            with contextlib.suppress(RuntimeError):
-                self.transport.resume_reading()
-        return data
-
-
-async def _switch(request: web.Request, headers: Iterable[tuple[str, str]]) -> tuple[_RawSink, web.StreamResponse]:
-    """Take the client connection over and answer 101 with the backend's upgrade headers."""
-    sink = _RawSink(request.transport)
-    request.protocol.set_parser(sink)  # type: ignore[arg-type]
-    request.protocol.keep_alive(False)
-    resp = web.StreamResponse(status=101)
-    for name, value in headers:
-        if name.lower() not in ("date", "server", "content-length", "transfer-encoding", "content-type"):
-            resp.headers.add(name, value)
-    await resp.prepare(request)
-    return sink, resp
-
-
-async def _splice(request: web.Request, sink: _RawSink, up: _Upstream, *, grace: float = 10.0) -> None:
-    transport = request.transport
-
-    async def client_to_backend() -> None:
-        while data := await sink.read():
-            up.writer.write(data)
-            await up.writer.drain()
-        if up.writer.can_write_eof():
-            with contextlib.suppress(OSError, RuntimeError):
-                up.writer.write_eof()
-
-    async def backend_to_client() -> None:
-        if up.rest:
-            assert transport is not None
-            transport.write(up.rest)
-        while data := await up.reader.read(READ_SIZE):
-            if transport is None or transport.is_closing():
-                return
-            transport.write(data)
-            await request.writer.drain()
-
-    tasks = [asyncio.create_task(client_to_backend(), name="proxy client->backend"),
-             asyncio.create_task(backend_to_client(), name="proxy backend->client")]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if tasks[1] not in done:
-            await asyncio.wait({tasks[1]}, timeout=grace)
-    finally:
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        up.close()
-        if transport is not None:
-            transport.close()
-
-
-def _passthrough(up: _Upstream, body: bytes) -> web.Response:
+def _passthrough(up: hijack.Upstream, body: bytes) -> web.Response:
     ctype = up.head.get("Content-Type") or "text/plain"
     return web.Response(status=up.head.status, body=body, headers={"Content-Type": ctype})
 
@@ -376,9 +244,9 @@ async def _relay(request: web.Request, loc: Location, *, insecure: bool = False)
         body = await up.body()
         up.close()
         return _passthrough(up, body)
-    sink, resp = await _switch(request, up.head.headers)
-    await _splice(request, sink, up)
-    return resp
+    client = await hijack.switch(request, up.head.headers)
+    await hijack.splice(client, up)
+    return client.response
 
 
 def _is_upgrade(request: web.Request) -> bool:
@@ -459,7 +327,7 @@ async def _spdy_session(request: web.Request, ws: web.WebSocketResponse, proto: 
         up.close()
 
 
-async def _pump(ws: web.WebSocketResponse, proto: channels.ChannelProtocol, up: _Upstream, negotiated: str,
+async def _pump(ws: web.WebSocketResponse, proto: channels.ChannelProtocol, up: hijack.Upstream, negotiated: str,
                 opts: remotecommand.Options) -> remotecommand.Outcome:
     session = spdy.Session(client=True)
     ids: dict[str, int] = {}
