@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kijabi.machinery import x509subject
+
 
 @dataclass(frozen=True)
 class User:
@@ -56,16 +58,5 @@ class TokenAuthenticator:
 
 def user_from_peercert(cert: dict[str, Any] | None) -> User | None:
     """The user of a verified client certificate: CN is the name, O entries are the groups."""
-    if not cert:
-        return None
-    cn = ""
-    orgs: list[str] = []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                cn = value
-            elif key == "organizationName":
-                orgs.append(value)
-    if not cn:
-        return None
-    return User(cn, groups=(*orgs, "system:authenticated"))
+    found = x509subject.user_of(cert)
+    return User(found[0], groups=found[1]) if found else None

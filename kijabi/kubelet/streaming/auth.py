@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kijabi.machinery import x509subject
+
 if TYPE_CHECKING:
     from kijabi.client import Client
 
@@ -113,17 +115,8 @@ def server_ssl_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSL
 
 def user_from_peercert(cert: dict[str, Any] | None) -> User | None:
     """The user of a verified client certificate: CN is the name, O entries the groups."""
-    if not cert:
-        return None
-    cn = ""
-    orgs: list[str] = []
-    for rdn in cert.get("subject", ()):
-        for k, v in rdn:
-            if k == "commonName":
-                cn = v
-            elif k == "organizationName":
-                orgs.append(v)
-    return User(cn, (*orgs, "system:authenticated")) if cn else None
+    found = x509subject.user_of(cert)
+    return User(found[0], found[1]) if found else None
 
 
 @dataclass
