@@ -9,7 +9,8 @@ byte for byte, so kijabi reproduces it here once, and every module that needs it
 - `go_float` is `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`), which differs from the
   JSON text: `1e+06` where JSON writes `1000000`, `1e-05` where JSON writes `0.00001`;
 - `go_quote` is `%q` of a string (`strconv.Quote`);
-- `go_v` and `go_sharp_v` are `%v` and `%#v` of a decoded JSON value held in an `interface{}`.
+- `go_v` and `go_sharp_v` are `%v` and `%#v` of a decoded JSON value held in an `interface{}`, `go_s`
+  is `%s` of one (`%!s(int64=1)` for a non-string), `go_type` its dynamic Go type name.
 
 "Decoded JSON value" means what Go's decoder gives for `interface{}` and Python's gives for any
 JSON text: dict with str keys, list, str, int, float, bool, None. Tuples are accepted as arrays.
@@ -32,7 +33,9 @@ __all__ = [
     "go_json_float",
     "go_json_string",
     "go_quote",
+    "go_s",
     "go_sharp_v",
+    "go_type",
     "go_v",
 ]
 
@@ -253,3 +256,35 @@ def go_sharp_v(v: Any) -> str:
     if isinstance(v, list):
         return "[]interface {}{" + ", ".join(go_sharp_v(x) for x in v) + "}"
     return repr(v)
+
+
+def go_s(value: Any) -> str:
+    """`fmt.Sprintf("%s", value)`: like %v for strings, `%!s(type=value)` for everything else."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "%!s(<nil>)"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_s(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_s(v) for v in value) + "]"
+    return f"%!s({go_type(value)}={go_v(value)})"
+
+
+def go_type(value: Any) -> str:
+    """The Go type name of a decoded JSON value (`reflect.TypeOf(v)` printed with %s)."""
+    if value is None:
+        return "%!s(<nil>)"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return type(value).__name__

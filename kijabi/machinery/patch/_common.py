@@ -1,16 +1,13 @@
-"""Helpers shared by the three patch formats: copying, JSON equality, Go-style error text, Status errors.
+"""Helpers shared by the three patch formats: copying, JSON equality, JSON kind names, Status errors.
 
 The apiserver reports patch failures with the text of the Go libraries it runs (evanphx/json-patch and
-apimachinery's strategicpatch). Those texts embed values printed with Go's `%v` and `%s` verbs, so this
-module renders decoded JSON values the way Go prints them after `encoding/json` decoded them into
-`interface{}` (maps with sorted keys as `map[k:v]`, slices as `[a b]`, nil as `<nil>`).
+apimachinery's strategicpatch); the Go `%v` / `%s` text of values in them comes from
+kijabi.machinery.gotext.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -84,84 +81,6 @@ def json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
-
-
-# --- Go formatting ------------------------------------------------------------------------------------
-
-
-def go_float(f: float) -> str:
-    """Go's `strconv.FormatFloat(f, 'g', -1, 64)`, which is what `%v` prints for a float64."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    sign, digit_tuple, exponent = Decimal(repr(f)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(str(d) for d in digit_tuple)
-    point = len(digits) + exponent  # position of the decimal point relative to the digits
-    prefix = "-" if sign else ""
-    exp = point - 1
-    if exp < -4 or exp >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{prefix}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return prefix + digits + "0" * (point - len(digits))
-    return f"{prefix}{digits[:point]}.{digits[point:]}"
-
-
-def go_v(value: Any) -> str:
-    """`fmt.Sprintf("%v", value)` for a decoded JSON value."""
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return go_float(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_v(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(go_v(v) for v in value) + "]"
-    return str(value)
-
-
-def go_s(value: Any) -> str:
-    """`fmt.Sprintf("%s", value)`: like %v for strings, `%!s(type=value)` for everything else."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "%!s(<nil>)"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_s(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(go_s(v) for v in value) + "]"
-    return f"%!s({go_type(value)}={go_v(value)})"
-
-
-def go_type(value: Any) -> str:
-    """The Go type name of a decoded JSON value (`reflect.TypeOf(v)` printed with %s)."""
-    if value is None:
-        return "%!s(<nil>)"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "map[string]interface {}"
-    if isinstance(value, list):
-        return "[]interface {}"
-    return type(value).__name__
 
 
 # --- Status errors --------------------------------------------------------------------------------------

@@ -34,13 +34,11 @@ from collections.abc import Callable
 from typing import Any
 
 from kijabi.machinery import errors
+from kijabi.machinery.gotext import go_s, go_type, go_v
 from kijabi.machinery.patch._common import (
     JSONObject,
     clone,
     failure,
-    go_s,
-    go_type,
-    go_v,
     hash_key,
     json_equal,
     json_kind,

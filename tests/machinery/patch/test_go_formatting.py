@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from kijabi.machinery.patch._common import go_float, go_s, go_type, go_v, hash_key, json_equal
+from kijabi.machinery.gotext import go_float, go_s, go_type, go_v
+from kijabi.machinery.patch._common import hash_key, json_equal
 
 
 @pytest.mark.parametrize(
