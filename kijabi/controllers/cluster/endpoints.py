@@ -22,9 +22,9 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kijabi.client.cache import DeletedFinalStateUnknown, copy_object
+from kijabi.client.cache import DeletedFinalStateUnknown, Lister, copy_object
 from kijabi.client.errors import ClientError, Forbidden, NotFound
-from kijabi.client.informers import EventHandlerFuncs
+from kijabi.client.informers import EventHandlerFuncs, SharedIndexInformer
 from kijabi.client.rest import ENDPOINTS, PODS, SERVICES
 from kijabi.controllers.cluster._base import (
     ClusterController,
@@ -293,7 +293,42 @@ def _comparable(subsets: Sequence[Mapping[str, Any]]) -> list[Any]:
     return out
 
 
-class EndpointsController(ClusterController):
+class ServicePodsController(ClusterController):
+    """What the endpoints and endpointslice controllers share: a service's key is queued whenever a pod
+    its selector matches (before or after a change) is added, updated or deleted."""
+
+    services: Lister
+
+    def watch_pods(self, pod_informer: SharedIndexInformer) -> None:
+        pod_informer.add_event_handler(EventHandlerFuncs(add=self._pod_changed, update=self._pod_updated,
+                                                         delete=self._pod_changed))
+
+    def _services_for(self, pod: Mapping[str, Any]) -> set[str]:
+        ns = namespace_of(pod)
+        pod_labels = labels_of(pod)
+        keys = set()
+        for svc in self.services.list(ns):
+            sel = service_selector(svc)
+            if sel is not None and not sel.empty() and sel.matches(pod_labels):
+                keys.add(self.key_of(svc))
+        return keys
+
+    def _pod_changed(self, obj: Object | DeletedFinalStateUnknown) -> None:
+        pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+        for key in self._services_for(pod):
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Object, new: Object) -> None:
+        if (old.get("metadata") or {}).get("resourceVersion") == (new.get("metadata") or {}).get("resourceVersion"):
+            return
+        keys = self._services_for(new)
+        if labels_of(old) != labels_of(new):
+            keys |= self._services_for(old)
+        for key in keys:
+            self.queue.add(key)
+
+
+class EndpointsController(ServicePodsController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__("endpoints", workers=workers(ctx, "endpoints", 2), clock=ctx.clock)
         self.client = ctx.client
@@ -305,37 +340,12 @@ class EndpointsController(ClusterController):
         self.pods = pod_informer.lister()
         self.endpoints = ep_informer.lister()
         svc_informer.add_event_handler(self.handler())
-        pod_informer.add_event_handler(EventHandlerFuncs(add=self._pod_changed, update=self._pod_updated,
-                                                         delete=self._pod_changed))
+        self.watch_pods(pod_informer)
         ep_informer.add_event_handler(EventHandlerFuncs(delete=self._endpoints_deleted))
         self.watches(svc_informer, pod_informer, ep_informer)
         self._left_over_checked = False
 
     # -- handlers ----------------------------------------------------------------------------------
-
-    def _services_for(self, pod: Mapping[str, Any]) -> list[str]:
-        ns = namespace_of(pod)
-        pod_labels = labels_of(pod)
-        keys = []
-        for svc in self.services.list(ns):
-            sel = service_selector(svc)
-            if sel is not None and not sel.empty() and sel.matches(pod_labels):
-                keys.append(self.key_of(svc))
-        return keys
-
-    def _pod_changed(self, obj: Object | DeletedFinalStateUnknown) -> None:
-        pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
-        for key in self._services_for(pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Object, new: Object) -> None:
-        if (old.get("metadata") or {}).get("resourceVersion") == (new.get("metadata") or {}).get("resourceVersion"):
-            return
-        keys = set(self._services_for(new))
-        if labels_of(old) != labels_of(new):
-            keys |= set(self._services_for(old))
-        for key in keys:
-            self.queue.add(key)
 
     def _endpoints_deleted(self, obj: Object | DeletedFinalStateUnknown) -> None:
         ep = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj

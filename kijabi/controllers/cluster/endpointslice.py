@@ -33,7 +33,6 @@ from kijabi.client.errors import ClientError, NotFound
 from kijabi.client.informers import EventHandlerFuncs
 from kijabi.client.rest import ENDPOINTSLICES, NODES, PODS, SERVICES
 from kijabi.controllers.cluster._base import (
-    ClusterController,
     Object,
     Requeue,
     being_deleted,
@@ -48,6 +47,7 @@ from kijabi.controllers.cluster._base import (
 )
 from kijabi.controllers.cluster.endpoints import (
     LAST_CHANGE_ANNOTATION,
+    ServicePodsController,
     find_port,
     is_ipv6,
     pod_change_time,
@@ -319,7 +319,7 @@ class SliceTracker:
         self.deleted.pop(service_key, None)
 
 
-class EndpointSliceController(ClusterController):
+class EndpointSliceController(ServicePodsController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__("endpointslice", workers=workers(ctx, "endpointslice", 2), clock=ctx.clock)
         self.client = ctx.client
@@ -336,37 +336,12 @@ class EndpointSliceController(ClusterController):
         self.slices = slice_informer.lister()
         self.tracker = SliceTracker()
         svc_informer.add_event_handler(self.handler())
-        pod_informer.add_event_handler(EventHandlerFuncs(add=self._pod_changed, update=self._pod_updated,
-                                                         delete=self._pod_changed))
+        self.watch_pods(pod_informer)
         slice_informer.add_event_handler(EventHandlerFuncs(add=self._slice_changed, update=lambda o, n: self._slice_changed(n),
                                                            delete=self._slice_changed))
         self.watches(svc_informer, pod_informer, node_informer, slice_informer)
 
     # -- handlers ----------------------------------------------------------------------------------
-
-    def _services_for(self, pod: Mapping[str, Any]) -> set[str]:
-        ns = namespace_of(pod)
-        pod_labels = labels_of(pod)
-        keys = set()
-        for svc in self.services.list(ns):
-            sel = service_selector(svc)
-            if sel is not None and not sel.empty() and sel.matches(pod_labels):
-                keys.add(self.key_of(svc))
-        return keys
-
-    def _pod_changed(self, obj: Object | DeletedFinalStateUnknown) -> None:
-        pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
-        for key in self._services_for(pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Object, new: Object) -> None:
-        if (old.get("metadata") or {}).get("resourceVersion") == (new.get("metadata") or {}).get("resourceVersion"):
-            return
-        keys = self._services_for(new)
-        if labels_of(old) != labels_of(new):
-            keys |= self._services_for(old)
-        for key in keys:
-            self.queue.add(key)
 
     def _slice_changed(self, obj: Object | DeletedFinalStateUnknown) -> None:
         s = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
