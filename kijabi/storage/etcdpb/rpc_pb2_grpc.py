@@ -358,12 +358,23 @@ class MaintenanceStub:
                 request_serializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.StatusRequest.SerializeToString,
                 response_deserializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_stream(
+                '/etcdserverpb.Maintenance/Snapshot',
+                request_serializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.SnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class MaintenanceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Status(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Snapshot(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -376,6 +387,11 @@ def add_MaintenanceServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.StatusRequest.FromString,
                     response_serializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.StatusResponse.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.SnapshotRequest.FromString,
+                    response_serializer=kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.SnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -405,6 +421,33 @@ class Maintenance:
             '/etcdserverpb.Maintenance/Status',
             kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.StatusRequest.SerializeToString,
             kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/etcdserverpb.Maintenance/Snapshot',
+            kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.SnapshotRequest.SerializeToString,
+            kijabi_dot_storage_dot_etcdpb_dot_rpc__pb2.SnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,
