@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= /var/lib/kijabi
-DEB_PACKAGES := python3-venv ca-certificates sqlite3 containerd runc containernetworking-plugins busybox-static iptables nftables iproute2 util-linux etcd-server etcd-client
+DEB_PACKAGES := python3-venv ca-certificates sqlite3 containerd runc containernetworking-plugins busybox-static iptables nftables iproute2 util-linux etcd-server etcd-client docker-registry
 
 .PHONY: deps venv run test lint typecheck layers check bench clean
 
@@ -13,6 +13,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		for s in etcd docker-registry; do systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -1,87 +1,128 @@
-"""A read-only OCI distribution registry on 127.0.0.1 serving image tarballs built by kijabi.kubelet.images.
+"""A real registry (Debian's `docker-registry`, the CNCF distribution server) on 127.0.0.1 for pull tests.
 
-Enough of the distribution API for containerd to pull: GET /v2/, HEAD|GET manifests by tag or digest
-(with Content-Type and Docker-Content-Digest), GET blobs. Everything else is 404.
+    with DockerRegistry(workdir) as reg:                      # or DockerRegistry(workdir, auth=("u", "p"))
+        reg.push(tarball, "kjtest/busybox", "open")           # an OCI layout tarball (kijabi.kubelet.images)
+        pod image: f"{reg.host}/kjtest/busybox:open"
+        reg.requests()                                        # ["GET /v2/kjtest/busybox/manifests/open 200", ...]
+
+The registry runs with filesystem storage under `workdir`, plain HTTP on a free loopback port, and, with
+`auth`, an htpasswd file (bcrypt, the only scheme it accepts). Images are pushed with the distribution
+API itself (blob uploads, then the manifest). `requests()` reads the registry's access log.
 """
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import json
+import re
+import socket
+import subprocess
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+import urllib.error
+import urllib.request
+import warnings
 from pathlib import Path
 
+import yaml
 
-class Registry:
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-        self.manifests: dict[tuple[str, str], tuple[str, str]] = {}  # (repo, tag) -> (digest, media type)
-        self.requests: list[str] = []
-        registry = self
+with warnings.catch_warnings():  # bcrypt through the C library: deprecated, still there in 3.11 and 3.12
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
+BINARY = "docker-registry"
+_ACCESS = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[\d.]+" (\d{3})')
 
-            def do_HEAD(self) -> None:
-                self.answer(body=False)
 
-            def do_GET(self) -> None:
-                self.answer(body=True)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-            def answer(self, *, body: bool) -> None:
-                registry.requests.append(f"{self.command} {self.path}")
-                status, ctype, data, digest = registry.route(self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Docker-Distribution-API-Version", "registry/2.0")
-                if digest:
-                    self.send_header("Docker-Content-Digest", digest)
-                self.end_headers()
-                if body:
-                    self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, name="test-registry", daemon=True)
+class DockerRegistry:
+    def __init__(self, workdir: Path, *, auth: tuple[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.auth = auth
+        self.port = _free_port()
+        self.log_path = workdir / "registry.log"
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
+        return f"127.0.0.1:{self.port}"
 
-    def add(self, tarball: Path, repo: str, tag: str) -> str:
-        """Serve the image of an OCI layout tarball as <host>/<repo>:<tag>; returns the manifest digest."""
-        with tarfile.open(tarball) as tar:
-            files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
-        for name, data in files.items():
-            if name.startswith("blobs/sha256/"):
-                self.blobs["sha256:" + name.rsplit("/", 1)[1]] = data
-        entry = json.loads(files["index.json"])["manifests"][0]
-        assert "sha256:" + hashlib.sha256(self.blobs[entry["digest"]]).hexdigest() == entry["digest"]
-        self.manifests[(repo, tag)] = (entry["digest"], entry["mediaType"])
-        return str(entry["digest"])
+    def _config(self) -> dict:
+        config: dict = {
+            "version": 0.1,
+            "log": {"level": "info", "accesslog": {"disabled": False}},
+            "storage": {"filesystem": {"rootdirectory": str(self.workdir / "data")}, "delete": {"enabled": True}},
+            "http": {"addr": self.host, "secret": base64.b64encode(self.host.encode()).decode()},
+        }
+        if self.auth is not None:
+            user, password = self.auth
+            htpasswd = self.workdir / "htpasswd"
+            htpasswd.write_text(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+            config["auth"] = {"htpasswd": {"realm": "kjtest", "path": str(htpasswd)}}
+        return config
 
-    def route(self, path: str) -> tuple[int, str, bytes, str]:
-        if path in ("/v2/", "/v2"):
-            return 200, "application/json", b"{}", ""
-        if path.startswith("/v2/") and "/manifests/" in path:
-            repo, ref = path[4:].split("/manifests/", 1)
-            for (r, tag), (digest, media) in self.manifests.items():
-                if r == repo and ref in (tag, digest):
-                    return 200, media, self.blobs[digest], digest
-        if path.startswith("/v2/") and "/blobs/" in path:
-            digest = path.rsplit("/", 1)[1]
-            if digest in self.blobs:
-                return 200, "application/octet-stream", self.blobs[digest], digest
-        return 404, "application/json", b'{"errors":[{"code":"NOT_FOUND"}]}', ""
-
-    def __enter__(self) -> Registry:
-        self.thread.start()
-        return self
+    def __enter__(self) -> DockerRegistry:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "config.yml"
+        config.write_text(yaml.safe_dump(self._config()))
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([BINARY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self._call("GET", "/v2/")
+                return self
+            except urllib.error.HTTPError:
+                return self  # 401 with auth: it answers
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError(f"docker-registry did not start:\n{self.log_path.read_text()[-2000:]}") from None
+                time.sleep(0.05)
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _call(self, method: str, path: str, body: bytes | None = None, ctype: str = "") -> tuple[int, dict[str, str]]:
+        url = path if path.startswith("http") else f"http://{self.host}{path}"
+        req = urllib.request.Request(url, data=body, method=method)
+        if ctype:
+            req.add_header("Content-Type", ctype)
+        if self.auth is not None:
+            req.add_header("Authorization", "Basic " + base64.b64encode(":".join(self.auth).encode()).decode())
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+            return resp.status, dict(resp.headers)
+
+    def push(self, tarball: Path, repo: str, tag: str) -> str:
+        """Push the image of an OCI layout tarball as <host>/<repo>:<tag>; returns the manifest digest."""
+        with tarfile.open(tarball) as tar:
+            files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+        entry = json.loads(files["index.json"])["manifests"][0]
+        manifest = files["blobs/sha256/" + entry["digest"].split(":", 1)[1]]
+        doc = json.loads(manifest)
+        for blob in [doc["config"], *doc["layers"]]:
+            data = files["blobs/sha256/" + blob["digest"].split(":", 1)[1]]
+            _, headers = self._call("POST", f"/v2/{repo}/blobs/uploads/")
+            location = headers["Location"]
+            sep = "&" if "?" in location else "?"
+            self._call("PUT", f"{location}{sep}digest={blob['digest']}", data, "application/octet-stream")
+        _, headers = self._call("PUT", f"/v2/{repo}/manifests/{tag}", manifest, entry["mediaType"])
+        assert headers["Docker-Content-Digest"] == entry["digest"]
+        return str(entry["digest"])
+
+    def requests(self) -> list[str]:
+        """The requests the registry served so far, as "METHOD PATH STATUS", from its access log."""
+        text = self.log_path.read_text(errors="replace")
+        return [f"{m.group(1)} {m.group(2)} {m.group(3)}" for m in _ACCESS.finditer(text)]

@@ -1,4 +1,4 @@
-"""Image pulls through CRI from a registry on 127.0.0.1: imagePullPolicy, imagePullSecrets (basic auth),
+"""Image pulls through CRI from a real registry (docker-registry) on 127.0.0.1: imagePullPolicy, imagePullSecrets (basic auth),
 ErrImagePull and ImagePullBackOff."""
 
 from __future__ import annotations
@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,81 +16,25 @@ from kijabi.client.rest import EVENTS, SECRETS
 from kijabi.kubelet import images
 from tests.kubelet.kubelet_harness import KubeletEnv, kubelet_env, pod, short_name, wait_for
 from tests.kubelet.node import Node, requires_runtime
-from tests.kubelet.registry import Registry
+from tests.kubelet.registry import DockerRegistry
 
 pytestmark = [requires_runtime, pytest.mark.asyncio(loop_scope="session")]
 USER, PASSWORD = "puller", "s3cret"
 
 
-class AuthRegistry:
-    """tests.kubelet.registry.Registry's content behind HTTP basic authentication."""
-
-    def __init__(self, content: Registry) -> None:
-        self.content = content
-        self.requests: list[tuple[str, bool]] = []
-        expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_HEAD(self) -> None:
-                self.answer(body=False)
-
-            def do_GET(self) -> None:
-                self.answer(body=True)
-
-            def answer(self, *, body: bool) -> None:
-                authorized = self.headers.get("Authorization") == expected
-                outer.requests.append((f"{self.command} {self.path}", authorized))
-                if not authorized:
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="kjtest"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                status, ctype, data, digest = outer.content.route(self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                if digest:
-                    self.send_header("Docker-Content-Digest", digest)
-                self.end_headers()
-                if body:
-                    self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture(scope="module")
-def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, AuthRegistry]]:
-    """Both registries serve a busybox variant with an image id of its own: pulling it must not add tags
-    to the session's busybox:kijabi image (the runtime would report containers under the new name)."""
+def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DockerRegistry, DockerRegistry]]:
+    """An open registry and one behind basic authentication (both Debian's docker-registry). Both serve
+    a busybox variant with an image id of its own: pulling it must not add tags to the session's
+    busybox:kijabi image (the runtime would report containers under the new name)."""
     d: Path = tmp_path_factory.mktemp("images")
     spec = images.busybox_spec("docker.io/kjtest/busybox:registry")
     variant = dataclasses.replace(spec, config={**spec.config, "Env": [*spec.config.get("Env", []), "KJTEST=1"]})
     tarball = images.build_image(variant, d / "variant.tar").path
-    with Registry() as open_registry:
-        open_registry.add(tarball, "kjtest/busybox", "open")
-        secured = Registry()
-        secured.add(tarball, "kjtest/busybox", "secret")
-        auth = AuthRegistry(secured)
-        try:
-            yield open_registry, auth
-        finally:
-            auth.close()
+    with DockerRegistry(d / "open") as open_registry, DockerRegistry(d / "auth", auth=(USER, PASSWORD)) as secured:
+        open_registry.push(tarball, "kjtest/busybox", "open")
+        secured.push(tarball, "kjtest/busybox", "secret")
+        yield open_registry, secured
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -111,7 +53,7 @@ def waiting_reason(p: dict) -> str:
     return str(cs.get("state", {}).get("waiting", {}).get("reason", ""))
 
 
-async def test_pull_policies_against_a_registry(env: KubeletEnv, registries: tuple[Registry, AuthRegistry]) -> None:
+async def test_pull_policies_against_a_registry(env: KubeletEnv, registries: tuple[DockerRegistry, DockerRegistry]) -> None:
     """Always pulls (the registry sees the manifest requests); IfNotPresent with the image present does not
     ask the registry again."""
     registry, _ = registries
@@ -121,17 +63,17 @@ async def test_pull_policies_against_a_registry(env: KubeletEnv, registries: tup
                                  "imagePullPolicy": "Always"}], node=env.node_name))
     p = await env.wait_running(name)
     assert p["status"]["containerStatuses"][0]["image"] == image
-    pulled = len(registry.requests)
-    assert any("/manifests/open" in r for r in registry.requests)
+    pulled = len(registry.requests())
+    assert any(r.split()[1] == "/v2/kjtest/busybox/manifests/open" for r in registry.requests())
     again = short_name("present")
     await env.create(pod(again, [{"name": "main", "image": image, "command": ["sleep", "3600"],
                                   "imagePullPolicy": "IfNotPresent"}], node=env.node_name))
     await env.wait_running(again)
-    assert len(registry.requests) == pulled
+    assert len(registry.requests()) == pulled
 
 
 async def test_pull_secret_authenticates_and_missing_credentials_back_off(
-        env: KubeletEnv, registries: tuple[Registry, AuthRegistry]) -> None:
+        env: KubeletEnv, registries: tuple[DockerRegistry, DockerRegistry]) -> None:
     """Without credentials the pull fails (ErrImagePull, then ImagePullBackOff with upstream's message);
     with a dockerconfigjson imagePullSecret for that registry it succeeds with basic auth."""
     _, registry = registries
@@ -154,10 +96,13 @@ async def test_pull_secret_authenticates_and_missing_credentials_back_off(
     await env.create(pod(allowed, [{"name": "main", "image": image, "command": ["sleep", "3600"]}],
                          node=env.node_name, imagePullSecrets=[{"name": secret}]))
     await env.wait_running(allowed, timeout=30)
-    assert any(ok for _, ok in registry.requests)
+    # the manifest was served with the credentials; the attempts without them got 401
+    served = registry.requests()
+    assert any(r.split()[1].startswith("/v2/kjtest/busybox/manifests/") and r.endswith(" 200") for r in served)
+    assert any(r.endswith(" 401") for r in served)
 
 
-async def test_unknown_image_reports_err_image_pull(env: KubeletEnv, registries: tuple[Registry, AuthRegistry]) -> None:
+async def test_unknown_image_reports_err_image_pull(env: KubeletEnv, registries: tuple[DockerRegistry, DockerRegistry]) -> None:
     """A tag the registry does not have: ErrImagePull with the runtime's not-found message."""
     registry, _ = registries
     image = f"{registry.host}/kjtest/busybox:missing"

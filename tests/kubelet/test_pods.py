@@ -26,7 +26,7 @@ from kijabi.kubelet.cri import (
     decode_info,
 )
 from tests.kubelet.node import POD_CIDR, Node, requires_runtime, wait_for
-from tests.kubelet.registry import Registry
+from tests.kubelet.registry import DockerRegistry
 
 pytestmark = [requires_runtime, pytest.mark.asyncio(loop_scope="session")]
 
@@ -323,8 +323,8 @@ async def test_import_pull_free_image_roundtrip_with_gzip_and_remove(node: Node,
 async def test_pull_image_from_a_loopback_registry(node: Node, cri: CRIConnection, tmp_path: Path) -> None:
     """PullImage fetches an image over plain HTTP from a registry on 127.0.0.1; a missing tag is NotFound."""
     built = images.build_image(images.pause_spec("docker.io/kijabi/pulled:1"), tmp_path / "p.tar")
-    with Registry() as registry:
-        digest = registry.add(built.path, "kijabi/pulled", "v1")
+    with DockerRegistry(tmp_path / "registry") as registry:
+        digest = registry.push(built.path, "kijabi/pulled", "v1")
         ref = f"{registry.host}/kijabi/pulled:v1"
         try:
             image_ref = await cri.images.pull_image(ref, timeout=30)
