@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kijabi.machinery import cron
 from kijabi.storage import StorageError
 from kijabi.storage.snapshot import Datastore, SnapshotError, parse_datastore, restore, save, snapshot_kind
 
@@ -227,11 +228,10 @@ def _progress(verb: str) -> Callable[[int, int], None]:
 
 
 def _cron_spec(text: str) -> str:
-    from kijabi.controllers.workloads import _cron  # the CronJob controller's parser (robfig/cron rules)
 
     try:
-        _cron.parse(text)
-    except (_cron.ScheduleError, ValueError) as exc:
+        cron.parse(text)
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(f"invalid cron schedule {text!r}: {exc}") from exc
     return text
 
@@ -273,10 +273,9 @@ async def run_snapshot_schedule(
     while a snapshot was being taken are skipped (the next one is computed from the time it ended)."""
     if args.etcd_disable_snapshots:
         return
-    from kijabi.controllers.workloads import _cron
 
     clock = clock or Clock()
-    schedule = _cron.parse(args.etcd_snapshot_schedule_cron)
+    schedule = cron.parse(args.etcd_snapshot_schedule_cron)
     directory = snapshot_dir(args)
     prefix: str = getattr(args, "etcd_snapshot_name", SCHEDULED) or SCHEDULED
     node = node_name(args)

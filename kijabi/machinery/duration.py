@@ -1,47 +1,70 @@
-"""Go durations (time.ParseDuration): the form of every duration flag and metav1.Duration value."""
+"""Go durations (time.ParseDuration): the form of every duration flag and metav1.Duration value.
+
+`parse` follows Go's parser step by step, so that its errors carry Go's text (`time: invalid
+duration "x"`, `time: missing unit in duration "1"`, `time: unknown unit "d" in duration "1d"`), which
+the API server quotes in validation messages.
+"""
 
 from __future__ import annotations
 
 import re
 
 _MAX_INT64 = (1 << 63) - 1
-
 _UNITS = {
     "ns": 1,
     "us": 1_000,
-    "\u00b5s": 1_000,
-    "\u03bcs": 1_000,
+    "\u00b5s": 1_000,  # U+00B5 micro sign
+    "\u03bcs": 1_000,  # U+03BC Greek small letter mu
     "ms": 1_000_000,
     "s": 1_000_000_000,
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
 _NUMBER = re.compile(r"\d+(?:\.\d*)?")
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([a-z\u00b5\u03bc]+)")
+_DIGITS = re.compile(r"\d*")
+_UNIT = re.compile(r"[^0-9.]*")
 
 
 def parse(text: str) -> int:
-    """Go's time.ParseDuration: "1h2m3.5s" -> nanoseconds."""
+    """Go's time.ParseDuration: "1h2m3.5s" -> nanoseconds; ValueError with Go's message."""
+    invalid = ValueError(f'time: invalid duration "{text}"')
     s = text
     neg = s[:1] == "-"
-    if s[:1] in "+-" and s:
+    if s[:1] in ("-", "+"):
         s = s[1:]
     if s == "0":
         return 0
     if not s:
-        raise ValueError(f'time: invalid duration "{text}"')
+        raise invalid
     total = 0
     pos = 0
     while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None or not (m.group(1) or m.group(2)) or m.group(3) not in _UNITS:
-            raise ValueError(f'time: invalid duration "{text}"')
-        unit = _UNITS[m.group(3)]
-        frac = m.group(2) or ""
-        total += int(m.group(1) or "0") * unit + (int(frac) * unit // 10 ** len(frac) if frac else 0)
-        pos = m.end()
-    if total > _MAX_INT64 + (1 if neg else 0):
-        raise ValueError(f'time: invalid duration "{text}"')
+        if not (s[pos] == "." or s[pos].isdigit()):
+            raise invalid
+        whole = _DIGITS.match(s, pos)
+        assert whole is not None
+        pos = whole.end()
+        frac = ""
+        if pos < len(s) and s[pos] == ".":
+            m = _DIGITS.match(s, pos + 1)
+            assert m is not None
+            frac, pos = m.group(), m.end()
+            if not whole.group() and not frac:
+                raise invalid
+        elif not whole.group():
+            raise invalid
+        unit_match = _UNIT.match(s, pos)
+        assert unit_match is not None
+        unit = unit_match.group()
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        if unit not in _UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        pos = unit_match.end()
+        scale = _UNITS[unit]
+        total += int(whole.group() or "0") * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+        if total > _MAX_INT64 + (1 if neg else 0):
+            raise invalid
     return -total if neg else total
 
 

@@ -19,8 +19,8 @@ from kijabi.client.errors import AlreadyExists, APIError, NotFound
 from kijabi.client.informers import EventHandlerFuncs
 from kijabi.client.rest import GVR, JOBS
 from kijabi.controllers.context import ControllerContext
-from kijabi.controllers.workloads import _cron
 from kijabi.controllers.workloads import _util as u
+from kijabi.machinery import cron
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def job_name(cronjob: Object, scheduled: dt.datetime) -> str:
     return f"{u.name_of(cronjob)}-{int(scheduled.timestamp()) // 60}"
 
 
-def most_recent_schedule(cj: Object, now: dt.datetime, sched: _cron.Schedule,
+def most_recent_schedule(cj: Object, now: dt.datetime, sched: cron.Schedule,
                          with_deadline: bool) -> tuple[dt.datetime, dt.datetime | None, int]:
     """(earliest time considered, most recent unmet schedule time or None, number missed)."""
     tz = now.tzinfo
@@ -63,7 +63,7 @@ def most_recent_schedule(cj: Object, now: dt.datetime, sched: _cron.Schedule,
         return earliest, t1, 1
     between = round((t2 - t1).total_seconds())
     if between < 1:
-        raise _cron.ScheduleError("time difference between two schedules is less than 1 second")
+        raise cron.ScheduleError("time difference between two schedules is less than 1 second")
     missed = int((now - t1).total_seconds()) // between + 1
     recent = dt.datetime.fromtimestamp(int(t1.timestamp()) + (missed - 1) * between, tz)
     t = sched.next(recent)
@@ -167,21 +167,21 @@ class CronJobController(Controller):
         spec = u.spec(cj)
         tz_name = spec.get("timeZone")
         try:
-            tz = _cron.zone(tz_name)
-        except _cron.ScheduleError as exc:
+            tz = cron.zone(tz_name)
+        except cron.ScheduleError as exc:
             self.recorder.event(cj, "Warning", "UnknownTimeZone", f'invalid timeZone: "{tz_name}": {exc}')
             return None, changed
         if spec.get("suspend"):
             return None, changed
         try:
-            sched = _cron.parse(str(spec.get("schedule", "")))
-        except _cron.ScheduleError as exc:
+            sched = cron.parse(str(spec.get("schedule", "")))
+        except cron.ScheduleError as exc:
             self.recorder.event(cj, "Warning", "UnparseableSchedule", f'unparseable schedule: "{spec.get("schedule")}" : {exc}')
             return None, changed
         now = self._now(tz)
         try:
             _, scheduled, missed = most_recent_schedule(cj, now, sched, True)
-        except _cron.ScheduleError as exc:
+        except cron.ScheduleError as exc:
             self.recorder.event(cj, "Warning", "InvalidSchedule", f"invalid schedule: {spec.get('schedule')} : {exc}")
             return None, changed
         if scheduled is not None and missed > MANY_MISSED:
@@ -224,10 +224,10 @@ class CronJobController(Controller):
         st["lastScheduleTime"] = u.now_text(scheduled.timestamp())
         return self._next_delay(cj, now, sched), True
 
-    def _next_delay(self, cj: Object, now: dt.datetime, sched: _cron.Schedule) -> float | None:
+    def _next_delay(self, cj: Object, now: dt.datetime, sched: cron.Schedule) -> float | None:
         try:
             earliest, recent, _ = most_recent_schedule(cj, now, sched, False)
-        except _cron.ScheduleError:
+        except cron.ScheduleError:
             return NEXT_SCHEDULE_DELTA
         base = recent if recent is not None else earliest
         nxt = sched.next(base)

@@ -21,7 +21,7 @@ functions are pure and never mutate their arguments.
 Layout: `meta` (names, labels, selectors, ObjectMeta), one module per API group (`apps`,
 `batch`, `networking`, ...), the core group split by concept (`core` for the small kinds,
 `core_pod`, `core_container`, `core_resources`, `core_volumes`, `core_scheduling`,
-`core_service`, `core_storage`), and private helpers (`_util`, `_quantity`, `_cron`, `_webhook`).
+`core_service`, `core_storage`), and private helpers (`_util`, `_quantity`, `_webhook`).
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kijabi.machinery import cron
 from kijabi.machinery import errors as E
 
-from . import _cron, core_pod, meta
+from . import core_pod, meta
 from ._util import Ctx, Errs, Obj, Validator, d, immutable, lst, nonnegative, num, s
 
 _CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
@@ -474,7 +475,7 @@ def _time_zone(tz: Any, path: str) -> Errs:
                 "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
             )
         ]
-    problem = _cron.load_location_error(text)
+    problem = cron.load_location_error(text)
     return [E.invalid_value(path, text, problem)] if problem else []
 
 
@@ -503,7 +504,7 @@ def _cron_job(obj: Obj, old: Obj | None, ctx: Ctx) -> Errs:
     if not schedule:
         errs.append(E.required("spec.schedule"))
     else:
-        problem = _cron.parse_error(schedule)
+        problem = cron.parse_error(schedule)
         if problem:
             errs.append(E.invalid_value("spec.schedule", schedule, problem))
         allow_tz = old_spec is not None and "TZ" in s(old_spec.get("schedule"))

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from kijabi.controllers.workloads import _cron, _nodes
 from kijabi.controllers.workloads import _deployment_util as du
 from kijabi.controllers.workloads import _jobutil as ju
+from kijabi.controllers.workloads import _nodes
 from kijabi.controllers.workloads import _util as u
 from kijabi.controllers.workloads.cronjob import job_name, most_recent_schedule
 from kijabi.controllers.workloads.replicaset import deletion_order
+from kijabi.machinery import cron as _cron
 
 UTC = dt.UTC
 

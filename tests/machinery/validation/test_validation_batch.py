@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kijabi.machinery.validation import _cron
+from kijabi.machinery import cron as _cron
 from tests.machinery.validation.validation_messages import NEGATIVE
 from tests.machinery.validation.validation_objects import (
     BUILDERS,
