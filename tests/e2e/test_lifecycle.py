@@ -125,7 +125,7 @@ def test_server_supervises_the_controller_manager() -> None:
     import subprocess
     import time
 
-    c = start_cluster(command="server")
+    c = start_cluster(None, "--disable-agent", command="server")
     try:
         def children() -> list[int]:
             out = subprocess.run(["pgrep", "-P", str(c.proc.pid), "-f", "controller-manager"], capture_output=True, text=True).stdout
