@@ -124,46 +124,40 @@ class ControllerLookup:
         group, _ = _split_api_version(str(ref.get("apiVersion", "")))
         return ref.get("kind") == kind and group in groups
 
+    def _owner(self, ref: Mapping[str, Any], ns: str, kind: str, groups: tuple[str, ...],
+               resource: str) -> dict[str, Any] | None:
+        """The object `ref` names, if it is a `kind` of one of `groups` and still has the uid `ref` says."""
+        if not self._kind(ref, kind, groups):
+            return None
+        obj = self.listers[resource].get(ref.get("name", ""), ns)
+        return obj if obj is not None and uid_of(obj) == ref.get("uid") else None
+
+    @staticmethod
+    def _scale_of(obj: Mapping[str, Any]) -> tuple[str, int]:
+        return uid_of(obj), int((obj.get("spec") or {}).get("replicas", 1))
+
     async def _rc(self, ref: Mapping[str, Any], ns: str) -> tuple[str, int] | None:
-        if not self._kind(ref, "ReplicationController", ("",)):
-            return None
-        rc = self.listers["replicationcontrollers"].get(ref.get("name", ""), ns)
-        if rc is None or uid_of(rc) != ref.get("uid"):
-            return None
-        return uid_of(rc), int((rc.get("spec") or {}).get("replicas", 1))
+        rc = self._owner(ref, ns, "ReplicationController", ("",), "replicationcontrollers")
+        return self._scale_of(rc) if rc is not None else None
 
     async def _deployment(self, ref: Mapping[str, Any], ns: str) -> tuple[str, int] | None:
-        if not self._kind(ref, "ReplicaSet", ("apps", "extensions")):
-            return None
-        rs = self.listers["replicasets"].get(ref.get("name", ""), ns)
-        if rs is None or uid_of(rs) != ref.get("uid"):
-            return None
-        owner = controller_of(rs)
-        if owner is None or not self._kind(owner, "Deployment", ("apps", "extensions")):
-            return None
-        d = self.listers["deployments"].get(owner.get("name", ""), ns)
-        if d is None or uid_of(d) != owner.get("uid"):
-            return None
-        return uid_of(d), int((d.get("spec") or {}).get("replicas", 1))
+        rs = self._owner(ref, ns, "ReplicaSet", ("apps", "extensions"), "replicasets")
+        owner = controller_of(rs) if rs is not None else None
+        d = self._owner(owner, ns, "Deployment", ("apps", "extensions"), "deployments") if owner is not None else None
+        return self._scale_of(d) if d is not None else None
 
     async def _replicaset(self, ref: Mapping[str, Any], ns: str) -> tuple[str, int] | None:
-        if not self._kind(ref, "ReplicaSet", ("apps", "extensions")):
-            return None
-        rs = self.listers["replicasets"].get(ref.get("name", ""), ns)
-        if rs is None or uid_of(rs) != ref.get("uid"):
+        rs = self._owner(ref, ns, "ReplicaSet", ("apps", "extensions"), "replicasets")
+        if rs is None:
             return None
         owner = controller_of(rs)
         if owner is not None and owner.get("kind") == "Deployment":
             return None
-        return uid_of(rs), int((rs.get("spec") or {}).get("replicas", 1))
+        return self._scale_of(rs)
 
     async def _statefulset(self, ref: Mapping[str, Any], ns: str) -> tuple[str, int] | None:
-        if not self._kind(ref, "StatefulSet", ("apps",)):
-            return None
-        ss = self.listers["statefulsets"].get(ref.get("name", ""), ns)
-        if ss is None or uid_of(ss) != ref.get("uid"):
-            return None
-        return uid_of(ss), int((ss.get("spec") or {}).get("replicas", 1))
+        ss = self._owner(ref, ns, "StatefulSet", ("apps",), "statefulsets")
+        return self._scale_of(ss) if ss is not None else None
 
     async def _scale(self, ref: Mapping[str, Any], ns: str) -> tuple[str, int] | None:
         resource = await self.client.resource_for(str(ref.get("apiVersion", "")), str(ref.get("kind", "")))
