@@ -44,7 +44,7 @@ VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/cacerts")
 
 
 @dataclass
@@ -196,6 +196,8 @@ class APIServer:
             return web.Response(text="ok", content_type="text/plain")
         if path == "/version":
             return web.Response(body=orjson.dumps(VERSION), content_type="application/json")
+        if path == "/cacerts":  # k3s: the server CA for joining agents, unauthenticated
+            return web.Response(body=self.pki.server_ca.cert.read_bytes(), content_type="text/plain")
         if path in ("/api", "/apis", "/api/v1") or (path.startswith("/apis/") and path.count("/") <= 3 and not path.endswith("/")):
             if request.method != "GET":
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")

@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from kijabi.cli import snapshot
 from kijabi.cli.supervisor import Child, Supervisor, kijabi_argv
 from kijabi.controllers import manager as controller_manager
 from kijabi.hollow import main as hollow_main
@@ -46,12 +47,14 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-cidr", default="10.43.0.0/16")
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--cluster-cidr", default="10.42.0.0/16")
-    p.add_argument("--disable-agent", action="store_true", help="run no node agent (accepted; the agent comes later)")
+    p.add_argument("--disable-agent", action="store_true",
+                   help="(server) do not run the node agent (containerd, kubelet) on this machine")
     p.add_argument("--disable-controller-manager", action="store_true", help="(server) do not run the controller-manager")
     p.add_argument("--disable-scheduler", action="store_true", help="(server) do not run the scheduler")
     p.add_argument("--default-watch-cache-size", type=int, default=20000,
                    help="events the watch cache keeps for watches that resume from a resourceVersion")
     p.add_argument("--log-level", default="info")
+    snapshot.add_snapshot_flags(p)
 
 
 def open_storage(args: argparse.Namespace, data_dir: Path) -> Storage:
@@ -120,6 +123,8 @@ async def run_apiserver(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    snapshots = asyncio.create_task(snapshot.run_snapshot_schedule(args, snapshot.datastore_from_args(args), stop),
+                                    name="etcd-snapshots")
     host = args.bind_address if args.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
     url = f"https://{host}:{server.port}"
     kubeconfig = args.write_kubeconfig or (DEFAULT_KUBECONFIG if data_dir == DEFAULT_DATA_DIR else data_dir / "kubeconfig.yaml")
@@ -136,6 +141,8 @@ async def run_apiserver(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         print("kijabi: shutting down", flush=True)
+        stop.set()
+        await snapshots
         await supervisor.stop()
         await server.stop()
 
@@ -150,6 +157,13 @@ def server_components(args: argparse.Namespace, kubeconfig: Path, ca_file: Path)
             "--log-level", args.log_level)))
     if not args.disable_scheduler:
         children.append(Child("scheduler", kijabi_argv("scheduler", "--kubeconfig", str(kubeconfig), "--secure-port", "0")))
+    if not args.disable_agent:
+        # `kijabi agent`, run as its module: it then imports no other component (a faster start).
+        # Node name, IP, kubelet flags: the agent's defaults or KIJABI_* variables (kijabi.cli.agent).
+        children.append(Child("agent", [
+            sys.executable, "-m", "kijabi.cli.agent", "--kubeconfig", str(kubeconfig),
+            "--data-dir", str(args.data_dir.absolute()), "--service-cidr", args.service_cidr,
+            "--log-level", args.log_level], grace=30.0))
     return children
 
 

@@ -20,6 +20,10 @@ by broad patterns, so a system containerd or another agent on the same host is l
 Before deleting a directory it re-reads the mount table: a directory with anything still mounted below it
 is never deleted (it would reach into the mounted filesystem), and the failure is reported instead.
 
+The agent records its bridge, network name, pod cgroup parents and service CIDR in
+`<data-dir>/agent/cleanup.json` (`write_record`) before it creates anything; `cleanup_agent(data_dir)`
+runs `cleanup` with them (k3s defaults when there is no record).
+
 `cleanup()` returns a `CleanupReport` listing what each step removed and what failed; running it again
 right after reports nothing removed. It is synchronous (run it from a thread in async code) and must run
 as root.
@@ -46,6 +50,7 @@ DEFAULT_CGROUP_PARENT = "/kubepods"  # the kubelet's pod cgroup root with the cg
 SHIM_SOCKET_DIR = Path("/run/containerd/s")
 MNT_DETACH = 2
 NFT_TABLES = (("ip", "nat"), ("ip6", "nat"), ("ip", "filter"), ("ip6", "filter"))
+AGENT_RECORD = "cleanup.json"
 
 
 @dataclass
@@ -74,6 +79,64 @@ class CleanupReport:
         if self.errors:
             text += f"; {len(self.errors)} errors: " + "; ".join(self.errors)
         return text
+
+    def lines(self) -> list[str]:
+        """One line per removed thing (`kind: what`), then one per error (`error: what`)."""
+        out = [f"{f.name}: {item}" for f in fields(self) if f.name != "errors" for item in getattr(self, f.name)]
+        return out + [f"error: {e}" for e in self.errors]
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """What a running agent may create, recorded before it creates anything so that `cleanup_agent`
+    finds it again after a crash: its bridge and CNI network, pod cgroup parents and service CIDR."""
+
+    bridge: str = cni.DEFAULT_BRIDGE
+    network_name: str = cni.DEFAULT_NETWORK_NAME
+    cgroup_parents: tuple[str, ...] = (DEFAULT_CGROUP_PARENT,)
+    service_cidr: str = cni.DEFAULT_SERVICE_CIDR
+
+
+def record_path(data_dir: Path) -> Path:
+    return AgentPaths(Path(data_dir).absolute()).agent / AGENT_RECORD
+
+
+def write_record(data_dir: Path, record: AgentRecord) -> Path:
+    """Write `<data-dir>/agent/cleanup.json` (atomically); returns its path."""
+    path = record_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"bridge": record.bridge, "networkName": record.network_name,
+                               "cgroupParents": list(record.cgroup_parents),
+                               "serviceCIDR": record.service_cidr}, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_record(data_dir: Path) -> AgentRecord:
+    """The agent's record, or the defaults (cni0, kijabi, /kubepods, 10.43.0.0/16) when there is none."""
+    default = AgentRecord()
+    try:
+        doc = json.loads(record_path(data_dir).read_text())
+    except (OSError, ValueError):
+        return default
+    if not isinstance(doc, dict):
+        return default
+    parents = doc.get("cgroupParents")
+    return AgentRecord(
+        bridge=str(doc.get("bridge") or default.bridge),
+        network_name=str(doc.get("networkName") or default.network_name),
+        cgroup_parents=tuple(str(p) for p in parents) if isinstance(parents, list) and parents
+        else default.cgroup_parents,
+        service_cidr=str(doc.get("serviceCIDR") or default.service_cidr))
+
+
+def cleanup_agent(data_dir: Path, *, remove_images: bool = False, timeout: float = 10.0) -> CleanupReport:
+    """`kijabi agent --cleanup`: `cleanup` with the names the agent of `data_dir` recorded."""
+    record = read_record(data_dir)
+    return cleanup(data_dir, bridge=record.bridge, network_name=record.network_name,
+                   cgroup_parents=record.cgroup_parents, service_cidr=record.service_cidr,
+                   remove_images=remove_images, timeout=timeout)
 
 
 def cleanup(data_dir: Path, *, bridge: str = cni.DEFAULT_BRIDGE, network_name: str = cni.DEFAULT_NETWORK_NAME,

@@ -1,7 +1,23 @@
-"""`kijabi kubelet`: flags, the container runtime connection, and the Kubelet until SIGINT/SIGTERM.
+"""`kijabi kubelet`: flags, the container runtime, the Kubelet and its API on :10250, until SIGINT/SIGTERM.
 
     await run(["--kubeconfig", path, "--node-name", "n1", "--data-dir", "/var/lib/kijabi", ...])
     # or run(namespace) with a Namespace from a parser that `add_flags()` filled
+
+This is the one start-up path of a node: `kijabi kubelet` calls it directly and `kijabi agent`
+(kijabi.kubelet.agent) calls it after joining the cluster. In order, `run`:
+
+1. starts kijabi's own containerd under the data dir (unless --container-runtime-endpoint names one),
+   after writing the built-in images into the auto-import directory `<data-dir>/agent/images`, and imports
+   every tarball found there; writes the CNI conflist when the pod CIDR is known (--pod-cidr, else
+   spec.podCIDR once the node-ipam controller sets it, then the Node is poked as soon as the runtime's
+   network is ready);
+2. serves the kubelet API (kijabi.kubelet.server) when it has TLS material: --tls-cert-file and
+   --tls-private-key-file, or a server node's CA in `<data-dir>/server/tls` (`server_node_tls`), or what
+   the caller's `tls_fallback` makes; client certificates are checked against --client-ca-file (or the
+   server node's client CA) and bearer tokens with a TokenReview. --kubelet-port 0 picks a free port,
+   which the Node then reports in status.daemonEndpoints;
+3. runs the Kubelet until `stop` is set, then stops the API, the CRI connection and containerd (pods keep
+   running: their shims outlive containerd, and a later start adopts them).
 
 Flags (upstream kubelet names where it has them):
     --kubeconfig PATH                 API server credentials (required)
@@ -18,6 +34,10 @@ Flags (upstream kubelet names where it has them):
     --pod-manifest-path DIR           static pods (default <data-dir>/agent/pod-manifests)
     --eviction-hard signal<value,...  default memory.available<100Mi,nodefs.available<10%,...
     --max-pods N                      default 110
+    --address IP, --kubelet-port N    where the kubelet API listens (default 0.0.0.0:10250; port 0: any)
+    --tls-cert-file, --tls-private-key-file, --client-ca-file    the kubelet API's TLS
+    --cni-bridge NAME, --cni-network-name NAME, --cni-default-route true|false
+                                      the pod network kijabi's containerd gets (default cni0, kijabi, true)
     --log-level LEVEL
 """
 
@@ -29,15 +49,19 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kijabi.client import Client
 from kijabi.client.errors import ClientError
+from kijabi.client.tasks import spawn
 from kijabi.kubelet import cni, images, machine
 from kijabi.kubelet.config import (
     DEFAULT_CLUSTER_DNS,
     DEFAULT_CLUSTER_DOMAIN,
+    DEFAULT_KUBELET_PORT,
     DEFAULT_POD_LOG_DIR,
     KUBELET_VERSION,
     KubeletConfig,
@@ -46,9 +70,22 @@ from kijabi.kubelet.containerd import AgentPaths, Containerd, ContainerdError
 from kijabi.kubelet.cri import CRIConnection, CRIError, connect
 from kijabi.kubelet.eviction import parse_flag
 from kijabi.kubelet.kubelet import Kubelet
+from kijabi.kubelet.lookup import KubeletPodLookup
+from kijabi.kubelet.server import KubeletServer, ServerConfig, server_node_tls
+from kijabi.kubelet.streaming import auth
 
 log = logging.getLogger("kijabi.kubelet")
 DEFAULT_DATA_DIR = Path("/var/lib/kijabi")
+NETWORK_READY_WAIT = 15.0  # seconds to wait for containerd to load a new CNI config before giving up
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -68,7 +105,17 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pod-manifest-path", type=Path, default=None)
     p.add_argument("--eviction-hard", default="", help="hard eviction thresholds, signal<quantity,...")
     p.add_argument("--max-pods", type=int, default=110)
-    p.add_argument("--kubelet-port", type=int, default=10250)
+    p.add_argument("--address", default="0.0.0.0", help="address the kubelet API listens on")
+    p.add_argument("--kubelet-port", "--port", type=int, default=DEFAULT_KUBELET_PORT,
+                   help="port of the kubelet API (0: pick a free one)")
+    p.add_argument("--tls-cert-file", type=Path, default=None, help="the kubelet API's serving certificate")
+    p.add_argument("--tls-private-key-file", type=Path, default=None, help="its private key")
+    p.add_argument("--client-ca-file", type=Path, default=None,
+                   help="CA bundle that client certificates of the kubelet API are checked against")
+    p.add_argument("--cni-bridge", default=cni.DEFAULT_BRIDGE, help="the pod network's Linux bridge")
+    p.add_argument("--cni-network-name", default=cni.DEFAULT_NETWORK_NAME, help="the pod network's CNI name")
+    p.add_argument("--cni-default-route", type=_bool, default=True,
+                   help="give pods a default route through the bridge (false: the pod CIDR only)")
     p.add_argument("--log-level", default="info")
 
 
@@ -89,31 +136,118 @@ def config_from_args(args: argparse.Namespace) -> KubeletConfig:
     return config
 
 
-async def start_runtime(config: KubeletConfig, endpoint: str) -> tuple[CRIConnection, Containerd | None]:
-    """Connect to `endpoint`, or start kijabi's containerd under the data dir and connect to it."""
+def network_from_args(args: argparse.Namespace) -> Callable[[str], cni.BridgeNetwork]:
+    """The pod network of a pod CIDR, with the bridge, name and routes the flags chose."""
+    bridge, name, default_route = args.cni_bridge, args.cni_network_name, args.cni_default_route
+    return lambda cidr: cni.BridgeNetwork(cidr, bridge=bridge, name=name, default_route=default_route)
+
+
+async def start_runtime(config: KubeletConfig, endpoint: str, *,
+                        network: Callable[[str], cni.BridgeNetwork] = cni.BridgeNetwork,
+                        ) -> tuple[CRIConnection, Containerd | None]:
+    """Connect to `endpoint`, or start kijabi's containerd under the data dir and connect to it.
+
+    The built-in images are (re)written into the auto-import directory first, then every image tarball
+    there is imported, so files dropped into `<data-dir>/agent/images` are available once this returns.
+    """
     if endpoint:
         return await connect(endpoint.removeprefix("unix://"), timeout=30), None
     paths = AgentPaths(config.data_dir)
     await asyncio.to_thread(images.write_builtin_images, paths.images_dir)
     if config.pod_cidr:
-        cni.write_conflist(paths.cni_conf_dir, cni.BridgeNetwork(config.pod_cidr), ipam_dir=paths.cni_ipam_dir)
+        cni.write_conflist(paths.cni_conf_dir, network(config.pod_cidr), ipam_dir=paths.cni_ipam_dir)
     containerd = Containerd(config.data_dir)
     await containerd.start()
     try:
-        await images.import_directory(containerd, paths.images_dir)
+        imported = await images.import_directory(containerd, paths.images_dir)
+        log.info("imported %d images from %s", len(imported), paths.images_dir)
         return await containerd.connect(), containerd
     except BaseException:
         await containerd.stop()
         raise
 
 
-async def run(args: argparse.Namespace | Sequence[str], *, stop: asyncio.Event | None = None) -> None:
-    """Run the kubelet until `stop` is set (or the task is cancelled)."""
+@dataclass(frozen=True)
+class APITLS:
+    """TLS material of the kubelet API; without `client_ca`, only bearer tokens authenticate."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None
+
+
+TLSFallback = Callable[[KubeletConfig, tuple[str, ...]], APITLS]
+
+
+def serving_ips(config: KubeletConfig) -> tuple[str, ...]:
+    """The addresses the kubelet's serving certificate must cover: loopback and the node's InternalIP."""
+    node_ip = config.node_ip or machine.default_route_ip()
+    return tuple(dict.fromkeys(ip for ip in ("127.0.0.1", node_ip) if ip))
+
+
+def api_tls(args: argparse.Namespace, config: KubeletConfig, fallback: TLSFallback | None = None) -> APITLS | None:
+    """The kubelet API's TLS: the flags' files, else a server node's (signed by the cluster's server CA),
+    else what `fallback` makes; None when there is none (the API is then not served)."""
+    client_ca: Path | None = args.client_ca_file
+    if args.tls_cert_file and args.tls_private_key_file:
+        return APITLS(args.tls_cert_file, args.tls_private_key_file, client_ca)
+    if (config.data_dir / "server" / "tls" / "server-ca.key").exists():
+        files = server_node_tls(config.data_dir, config.node_name, ips=serving_ips(config),
+                                dns=(machine.hostname(),))
+        return APITLS(files.cert, files.key, client_ca or files.client_ca)
+    if fallback is not None:
+        return fallback(config, serving_ips(config))
+    return None
+
+
+async def _network_ready(cri: CRIConnection, timeout: float) -> bool:
+    """Wait until the runtime reports NetworkReady (containerd reloads CNI configs within a second)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        with contextlib.suppress(CRIError):
+            st = await cri.runtime.status(timeout=5)
+            if any(c.type == "NetworkReady" and c.status for c in st.status.conditions):
+                return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+def _wire_pod_network(kubelet: Kubelet, cri: CRIConnection, paths: AgentPaths,
+                      network: Callable[[str], cni.BridgeNetwork], tasks: set[asyncio.Task[None]]) -> None:
+    """Once the Node has a pod CIDR: write the conflist, tell the runtime, and post the node status as
+    soon as the runtime's network is ready (not a status period later)."""
+
+    async def apply(cidr: str) -> None:
+        try:
+            await cri.runtime.update_runtime_config(cidr)
+        except CRIError as exc:  # containerd reads the conflist anyway; the CIDR only feeds templates
+            log.warning("telling the runtime the pod CIDR %s failed: %s", cidr, exc)
+        if await _network_ready(cri, NETWORK_READY_WAIT):
+            kubelet.node_status.poke()
+
+    def on_pod_cidr(cidr: str) -> None:
+        cni.write_conflist(paths.cni_conf_dir, network(cidr), ipam_dir=paths.cni_ipam_dir)
+        task = spawn(apply(cidr), name=f"pod network {cidr}")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    kubelet.node_status.on_pod_cidr = on_pod_cidr
+
+
+def parse_args(argv: Sequence[str], prog: str = "kijabi kubelet") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description="Run the kubelet.")
+    add_flags(parser)
+    return parser.parse_args(list(argv))
+
+
+async def run(args: argparse.Namespace | Sequence[str], *, stop: asyncio.Event | None = None,
+              tls_fallback: TLSFallback | None = None) -> None:
+    """Run the kubelet (and its API) until `stop` is set (or the task is cancelled); see the module docstring."""
     if not isinstance(args, argparse.Namespace):
-        parser = argparse.ArgumentParser(prog="kijabi kubelet")
-        add_flags(parser)
-        args = parser.parse_args(list(args))
+        args = parse_args(args)
     config = config_from_args(args)
+    network = network_from_args(args)
     user_agent = f"kubelet/{KUBELET_VERSION} (linux/amd64) kijabi"
     client = Client.from_kubeconfig(str(args.kubeconfig), qps=config.api_qps, burst=config.api_burst,
                                     user_agent=user_agent)
@@ -121,18 +255,23 @@ async def run(args: argparse.Namespace | Sequence[str], *, stop: asyncio.Event |
                                     user_agent=user_agent)
     cri: CRIConnection | None = None
     containerd: Containerd | None = None
+    server: KubeletServer | None = None
+    background: set[asyncio.Task[None]] = set()
     try:
-        cri, containerd = await start_runtime(config, args.container_runtime_endpoint)
+        cri, containerd = await start_runtime(config, args.container_runtime_endpoint, network=network)
         kubelet = Kubelet(config, client, cri, event_client=events)
         if containerd is not None:
-            paths = AgentPaths(config.data_dir)
-            runtime = cri
-
-            def apply_cidr(cidr: str) -> None:
-                cni.write_conflist(paths.cni_conf_dir, cni.BridgeNetwork(cidr), ipam_dir=paths.cni_ipam_dir)
-                asyncio.get_running_loop().create_task(runtime.runtime.update_runtime_config(cidr))
-
-            kubelet.node_status.on_pod_cidr = apply_cidr
+            _wire_pod_network(kubelet, cri, AgentPaths(config.data_dir), network, background)
+        tls = await asyncio.to_thread(api_tls, args, config, tls_fallback)
+        if tls is None:
+            log.info("kubelet API not served: no --tls-cert-file and no server CA under %s", config.data_dir)
+        else:
+            server = KubeletServer(
+                ServerConfig(node_name=config.node_name, cert_file=tls.cert, key_file=tls.key,
+                             client_ca_file=tls.client_ca, bind_address=args.address, port=args.kubelet_port),
+                runtime=cri.runtime, lookup=KubeletPodLookup(kubelet), token_reviewer=auth.api_token_reviewer(client))
+            await server.start()
+            config.kubelet_port = server.port  # what the Node reports in daemonEndpoints
         task = asyncio.create_task(kubelet.run(), name="kubelet")
         if stop is not None:
             waiter = asyncio.create_task(stop.wait())
@@ -143,6 +282,11 @@ async def run(args: argparse.Namespace | Sequence[str], *, stop: asyncio.Event |
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:
+        for t in list(background):
+            t.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        if server is not None:
+            await server.stop()
         if cri is not None:
             await cri.close()
         if containerd is not None:
@@ -151,30 +295,41 @@ async def run(args: argparse.Namespace | Sequence[str], *, stop: asyncio.Event |
         await events.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kijabi kubelet", description="Run the kubelet.")
-    add_flags(parser)
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def serve(main_coro: Callable[[asyncio.Event], Coroutine[Any, Any, None]], prog: str, *,
+          errors: tuple[type[Exception], ...] = ()) -> int:
+    """Run `main_coro(stop)` on uvloop until SIGINT/SIGTERM set `stop`; errors (the usual ones and `errors`)
+    are one line and exit 1."""
 
-    async def serve() -> None:
+    async def _serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run(args, stop=stop)
+        await main_coro(stop)
 
+    expected: tuple[type[Exception], ...] = (OSError, RuntimeError, ValueError, ContainerdError, CRIError, ClientError,
+                images.ImageImportError, images.ImageBuildError, *errors)
     try:
         import uvloop
 
-        uvloop.run(serve())
+        uvloop.run(_serve())
     except KeyboardInterrupt:
         pass
-    except (OSError, RuntimeError, ValueError, ContainerdError, CRIError, ClientError) as exc:
-        print(f"kijabi kubelet: {exc}", file=sys.stderr)
+    except expected as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging(args.log_level)
+    return serve(lambda stop: run(args, stop=stop), "kijabi kubelet")
 
 
 if __name__ == "__main__":
