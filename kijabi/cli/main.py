@@ -17,10 +17,6 @@ from typing import Any
 
 from kijabi.cli import snapshot
 from kijabi.cli.supervisor import Child, Supervisor, kijabi_argv
-from kijabi.controllers import manager as controller_manager
-from kijabi.hollow import main as hollow_main
-from kijabi.kubelet import main as kubelet_main
-from kijabi.scheduler import main as scheduler_main
 from kijabi.storage import Storage
 
 DEFAULT_DATA_DIR = Path("/var/lib/kijabi")
@@ -49,6 +45,12 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-cidr", default="10.42.0.0/16")
     p.add_argument("--disable-agent", action="store_true",
                    help="(server) do not run the node agent (containerd, kubelet) on this machine")
+    p.add_argument("--node-name", default="", help="(server) the built-in node's name (default: the hostname)")
+    p.add_argument("--node-ip", default="", help="(server) the built-in node's InternalIP")
+    p.add_argument("--node-label", action="append", default=[], metavar="KEY=VALUE",
+                   help="(server) a label of the built-in node (repeatable)")
+    p.add_argument("--kubelet-arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="(server) an extra flag for the built-in node's kubelet (repeatable)")
     p.add_argument("--disable-controller-manager", action="store_true", help="(server) do not run the controller-manager")
     p.add_argument("--disable-scheduler", action="store_true", help="(server) do not run the scheduler")
     p.add_argument("--default-watch-cache-size", type=int, default=20000,
@@ -158,12 +160,16 @@ def server_components(args: argparse.Namespace, kubeconfig: Path, ca_file: Path)
     if not args.disable_scheduler:
         children.append(Child("scheduler", kijabi_argv("scheduler", "--kubeconfig", str(kubeconfig), "--secure-port", "0")))
     if not args.disable_agent:
-        # `kijabi agent`, run as its module: it then imports no other component (a faster start).
-        # Node name, IP, kubelet flags: the agent's defaults or KIJABI_* variables (kijabi.cli.agent).
-        children.append(Child("agent", [
-            sys.executable, "-m", "kijabi.cli.agent", "--kubeconfig", str(kubeconfig),
-            "--data-dir", str(args.data_dir.absolute()), "--service-cidr", args.service_cidr,
-            "--log-level", args.log_level], grace=30.0))
+        agent = ["agent", "--kubeconfig", str(kubeconfig), "--data-dir", str(args.data_dir.absolute()),
+                 "--service-cidr", args.service_cidr, "--log-level", args.log_level]
+        for flag in ("node_name", "node_ip"):
+            if getattr(args, flag):
+                agent += ["--" + flag.replace("_", "-"), getattr(args, flag)]
+        for label in args.node_label:
+            agent += ["--node-label", label]
+        for arg in args.kubelet_arg:
+            agent += ["--kubelet-arg", arg]
+        children.append(Child("agent", kijabi_argv(*agent), grace=30.0))
     return children
 
 
@@ -185,35 +191,41 @@ TOOLS = {
 }
 
 
+# Components with a parser of their own: `kijabi <name> ...` runs the coroutine `<module>.run(argv)`.
+# Modules are imported only for the command that runs (a component's start stays fast).
+COMPONENTS = {
+    "scheduler": ("kijabi.scheduler.main", "run the scheduler (flags: kijabi scheduler --help)"),
+    "kubelet": ("kijabi.kubelet.main", "run the kubelet (flags: kijabi kubelet --help)"),
+    "hollow-nodes": ("kijabi.hollow.main", "register N fake nodes with a fake kubelet (flags: kijabi hollow-nodes --help)"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "kubectl":
         return cmd_kubectl(argv[1:])
     if argv and argv[0] in TOOLS:
-        import importlib
-
         tool: Any = importlib.import_module(TOOLS[argv[0]][0])
         return int(tool.main(argv[1:]))
-    if argv and argv[0] == "scheduler":
-        return run_component(scheduler_main.run(argv[1:]))
-    if argv and argv[0] == "kubelet":
-        return run_component(kubelet_main.run(argv[1:]))
-    if argv and argv[0] == "hollow-nodes":
-        return run_component(hollow_main.run(argv[1:]))
+    if argv and argv[0] in COMPONENTS:
+        component: Any = importlib.import_module(COMPONENTS[argv[0]][0])
+        return run_component(component.run(argv[1:]))
     parser = argparse.ArgumentParser(prog="kijabi", description="Kubernetes, written in Python.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("server", "run a cluster: API server with the embedded store, controller-manager and scheduler"),
+    for name, text in (("server", "run a cluster: API server with the embedded store, controller-manager, scheduler and a node"),
                        ("apiserver", "run the API server alone")):
         _server_flags(sub.add_parser(name, help=text))
     sub.add_parser("kubectl", help="run kubectl with the admin kubeconfig")
-    sub.add_parser("scheduler", help="run the scheduler (flags: kijabi scheduler --help)")
-    sub.add_parser("kubelet", help="run the kubelet (flags: kijabi kubelet --help)")
-    sub.add_parser("hollow-nodes", help="register N fake nodes with a fake kubelet (flags: kijabi hollow-nodes --help)")
-    for name, (_module, text) in TOOLS.items():
+    for name, (_module, text) in {**COMPONENTS, **TOOLS}.items():
         sub.add_parser(name, help=text)
     cm = sub.add_parser("controller-manager", help="run the controller-manager")
-    controller_manager.add_flags(cm)
-    cm.add_argument("--log-level", default="info")
+    if argv and argv[0] == "controller-manager":
+        from kijabi.controllers import manager as controller_manager
+
+        controller_manager.add_flags(cm)
+        cm.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
