@@ -17,7 +17,6 @@ Invalid input raises `ConfigError` whose message lists the field errors in upstr
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from kijabi.machinery import duration
 from kijabi.scheduler.plugins import ARGS_KINDS, DEFAULT_PLUGINS
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
@@ -111,27 +111,11 @@ class SchedulerConfig:
 
 # -- durations -------------------------------------------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(text: Any) -> float:
-    """A Go duration string ("15s", "1m30s", "100ms") in seconds; ValueError if malformed."""
+    """A Go duration string ("15s", "1m30s", "100ms") in seconds; ValueError (Go's text) if malformed."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         return float(text) / 1e9  # metav1.Duration as a JSON number is nanoseconds
-    s = str(text).strip()
-    if s in ("0", ""):
-        return 0.0
-    sign = -1.0 if s.startswith("-") else 1.0
-    s = s.lstrip("+-")
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if not m:
-            raise ValueError(f'time: invalid duration "{text}"')
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
+    return duration.parse(str(text).strip()) / 1e9
 
 
 # -- plugin sets -----------------------------------------------------------------------------------
