@@ -10,7 +10,12 @@ Prints one line per run and the totals: acknowledged writes, lost writes, violat
 "unverified" (writes that fell between a broken watch refused with 410 and the re-list, overwritten
 before any list: the history cannot show them). Exits 1 if any violation was found.
 
-Usage: .venv/bin/python bench/robustness.py [--runs 50] [--backend sqlite] [--fault kill-apiserver|none]
+The etcd backend runs the API servers on a real 3-member etcd cluster on 127.0.0.1 (Debian's etcd-server),
+with two more faults: kill -9 of the etcd leader (restarted a second later), and a second API server on
+the same cluster serving half of the clients while the first is killed.
+
+Usage: .venv/bin/python bench/robustness.py [--runs 50] [--backend sqlite|etcd]
+       [--fault none|kill-apiserver|kill-etcd-leader|second-apiserver]
        [--before 3] [--after 3] [--watch-list] [--fresh] [-v]
 """
 
@@ -27,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.e2e.cluster import Cluster
 from tests.robustness.checker import PROPERTIES, WRITE_CHECKS
-from tests.robustness.runner import BACKENDS, FAULTS, run_once
+from tests.robustness.runner import BACKEND_FAULTS, BACKENDS, FAULTS, close_backends, run_once
 from tests.robustness.workload import free_port
 
 
@@ -43,6 +48,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the first run (run i uses seed+i)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every violation and unverified item")
     args = p.parse_args()
+    if args.fault not in BACKEND_FAULTS[args.backend]:
+        p.error(f"--fault {args.fault} does not apply to --backend {args.backend} ({', '.join(BACKEND_FAULTS[args.backend])})")
 
     server: list[Cluster] | None = None if args.fresh else [BACKENDS[args.backend](None, free_port())]
     totals: Counter[str] = Counter()
@@ -54,6 +61,8 @@ def main() -> int:
                          watch_list=args.watch_list, server=server)
             print(f"run {i + 1:3}/{args.runs}  {s.line()}", flush=True)
             if args.verbose:
+                for note in s.notes:
+                    print(f"    fault: {note}")
                 for v in s.violations:
                     print(f"    VIOLATION {v}")
                 for u in s.unverified:
@@ -66,6 +75,7 @@ def main() -> int:
         if server is not None:
             server[0].stop()
             shutil.rmtree(server[0].data_dir, ignore_errors=True)
+        close_backends()
 
     print()
     print(f"{args.runs} runs, backend {args.backend}, fault {args.fault}, {time.monotonic() - t0:.0f} s")

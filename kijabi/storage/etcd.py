@@ -23,11 +23,17 @@ watch(from_revision=R) yields events after R and fails with Compacted iff R is b
 Failover (see _etcd_client): reads and compactions are retried on the next member. A write that fails
 in a way that leaves its outcome unknown (the member died after the request was sent, or the attempt
 timed out) is sent again, and the answer to the retry is read knowing that the first attempt may have
-landed: a create or compare-and-swap whose retry finds exactly the value it wrote treats that value as its
-own; a delete whose retry finds the key gone looks up, in the key's history, the revision at which the
-value it meant to delete was deleted. When the history needed for that is compacted the delete fails with
-Unavailable (the caller may read the key and retry), never with a wrong answer. An unconditional update
-is simply sent again: it may then be applied twice, with the same value (two revisions, two events).
+landed. A compare-and-swap (update or delete expecting revision E) is at most once by construction: only
+one write can replace version E. If the retry's compare fails, the key's history tells whose write
+replaced E (binary search over reads at revisions): the value it wrote at that revision is its own
+result; another writer's value (or a deletion, for an update) is a Conflict. A create whose retry finds
+the key holding, at its creation, exactly the value it wrote treats that version as its own (later
+writes of others included); a delete whose retry finds the key gone looks up the revision at which the
+value it meant to delete was deleted. When the history needed for that is compacted the write fails with
+Unavailable (the caller may read the key and retry; the API answers 5xx, an unknown outcome), never with
+a wrong answer. Unconditional writes (not used by the API server) carry no such guarantee: a resent
+unconditional update may be applied twice with the same value (two revisions, two events), and a create
+resent after its first attempt landed and was deleted by someone else may be applied again.
 
 etcd refuses requests over its --max-request-bytes (1.5 MiB by default, key and framing included); a value
 of exactly MAX_VALUE_BYTES needs etcd run with --max-request-bytes of at least 2 MiB. Values over
@@ -41,9 +47,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from kijabi.storage import (
     MAX_VALUE_BYTES,
@@ -66,6 +72,7 @@ from kijabi.storage.etcdpb import kv_pb2, rpc_pb2
 log = logging.getLogger(__name__)
 
 _WriteOp = Literal["create", "update", "delete"]
+_T = TypeVar("_T")
 _Cmp = rpc_pb2.Compare
 
 
@@ -259,6 +266,28 @@ class EtcdStorage:
         finally:
             self._writes.end(seq)
 
+    async def write_batch(self, puts: Sequence[tuple[str, bytes]], deletes: Sequence[str]) -> int:
+        """Unconditional puts and deletes in ONE etcd transaction (one revision, all or nothing); returns
+        its revision. For bulk tools (restore, migration), not the API path: no compare, no events
+        bookkeeping. The caller keeps a batch within etcd's --max-txn-ops (128 by default) and request
+        size. Sent again when the outcome is unknown: applying the same batch twice leaves the same keys."""
+        self._check_open()
+        ops = [
+            rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=self._key(k), value=bytes(v)))
+            for k, v in puts
+        ]
+        ops += [
+            rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=self._key(k)))
+            for k in deletes
+        ]
+        try:
+            resp: rpc_pb2.TxnResponse = await self._client.call(
+                lambda m: m.kv.Txn, rpc_pb2.TxnRequest(success=ops), idempotent=True
+            )
+        except EtcdError as exc:
+            raise Unavailable(f"etcd refused a batch of {len(ops)} writes: {exc.details}") from exc
+        return int(resp.header.revision)
+
     def _write_error(self, exc: EtcdError, key: str, value: bytes) -> StorageError:
         if exc.too_large:
             return ValueTooLarge(key, len(value))
@@ -289,12 +318,23 @@ class EtcdStorage:
         if op == "create":
             if retried and now is not None and now.value == value and now.create_revision == now.mod_revision:
                 return now  # the first attempt created it
+            if retried and now is not None and now.create_revision > known:
+                # Created after the first attempt was sent, and changed since: by the first attempt?
+                created = await self._history(key, lambda: self._at(bkey, now.create_revision))
+                if created is not None and created.value == value and created.mod_revision == now.create_revision:
+                    return KeyValue(key, value, created.create_revision, created.mod_revision)
             raise KeyExists(key)
         if op == "update":
             if expected == 0:
                 raise KeyNotFound(key)
             if retried and now is not None and now.value == value and now.mod_revision > expected:
                 return now  # the first attempt wrote it
+            if retried:  # version `expected` was replaced: by the first attempt, then overwritten?
+                replaced = await self._history(key, lambda: self._replacement(bkey, expected))
+                if replaced is not None:
+                    then, rev, after = replaced
+                    if then.mod_revision == expected and after is not None and after.value == value:
+                        return KeyValue(key, value, then.create_revision, rev)
             raise Conflict(key, now)
         # delete
         if retried and now is None:  # gone: deleted by the first attempt, or by someone else before
@@ -311,27 +351,44 @@ class EtcdStorage:
         returned it. None when that value could not have been the one deleted: the key did not hold it
         (or, with `expected`, was not at that revision) then, or it was overwritten rather than deleted.
         Unavailable when the history needed is compacted: the outcome cannot be known."""
+        found = await self._history(key, lambda: self._replacement(bkey, since))
+        if found is None:
+            return None
+        then, rev, after = found
+        if (expected and then.mod_revision != expected) or after is not None:
+            return None  # not the version expected, or overwritten rather than deleted
+        return KeyValue(key, then.value, then.create_revision, rev)
+
+    async def _history(self, key: str, read: Callable[[], Awaitable[_T]]) -> _T:
+        """`read()` of the key's history for a write whose outcome is being found out: Unavailable (an
+        unknown outcome) when that history is compacted."""
         try:
-            then = await self._at(bkey, since)
-            if then is None or (expected and then.mod_revision != expected):
-                return None
-            lo, hi = then.mod_revision, await self.current_revision()
-            # The key still holds that value (same mod_revision) at lo, and not at hi: find the first
-            # revision where it stopped.
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                at = await self._at(bkey, mid)
-                if at is not None and at.mod_revision == then.mod_revision:
-                    lo = mid
-                else:
-                    hi = mid
-            if await self._at(bkey, hi) is not None:
-                return None  # overwritten, not deleted
+            return await read()
         except Compacted as exc:
-            raise Unavailable(
-                f"etcd delete of {key} has an unknown outcome: its history is compacted"
-            ) from exc
-        return KeyValue(key, then.value, then.create_revision, hi)
+            raise Unavailable(f"etcd write of {key} has an unknown outcome: its history is compacted") from exc
+
+    async def _replacement(
+        self, bkey: bytes, since: int
+    ) -> tuple[kv_pb2.KeyValue, int, kv_pb2.KeyValue | None] | None:
+        """The version the key held at revision `since` and what replaced it: (then, revision, after),
+        `after` being the key at the first revision where it no longer held `then` (None: deleted).
+        None if the key did not exist at `since` or still holds that version now. A version never comes
+        back once replaced, so the revision is found by binary search over reads at revisions."""
+        then = await self._at(bkey, since)
+        if then is None:
+            return None
+        lo, hi = then.mod_revision, await self.current_revision()
+        at_hi = await self._at(bkey, hi)
+        if at_hi is not None and at_hi.mod_revision == then.mod_revision:
+            return None
+        while hi - lo > 1:  # the key holds `then` at lo, not at hi
+            mid = (lo + hi) // 2
+            at = await self._at(bkey, mid)
+            if at is not None and at.mod_revision == then.mod_revision:
+                lo = mid
+            else:
+                hi, at_hi = mid, at
+        return then, hi, at_hi
 
     async def _at(self, bkey: bytes, revision: int) -> kv_pb2.KeyValue | None:
         resp = await self._read(rpc_pb2.RangeRequest(key=bkey, revision=revision), revision)

@@ -222,7 +222,7 @@ def check_writes(report: Report, unverified: list[str] | None = None) -> list[Vi
     out += _check_lists(snapshots, history, spans, report.base, unverified)
     acked = sorted((w.end, w.revision) for w in report.writes if w.outcome == "ok" and w.revision is not None)
     for g in report.gets:
-        out += _check_get(g, history, per_key, acked, report.base, spans, listed, last, unverified)
+        out += _check_get(g, history, per_key, acked, report.base, spans, listed, snapshots, last, unverified)
     return out
 
 
@@ -272,12 +272,18 @@ def _check_lists(lists: list[List], history: dict[int, list[Event]], spans: list
 
 def _check_get(g: Get, history: dict[int, list[Event]], per_key: dict[str, list[Event]],
                acked: list[tuple[float, int]], base: int, spans: list[tuple[int, int]],
-               listed: dict[str, set[int]], last: int, unverified: list[str]) -> list[Violation]:
+               listed: dict[str, set[int]], snapshots: list[List], last: int,
+               unverified: list[str]) -> list[Violation]:
     floor = max((rev for end, rev in acked if end < g.begin), default=base)
     before = [e for e in per_key.get(g.key, []) if e.revision <= floor]
     state_at_floor = before[-1] if before else None
     if g.revision is None:
         absent = state_at_floor is None or state_at_floor.type == "DELETED"
+        if not absent and state_at_floor is not None:
+            # Deleted in a history gap: a list between that version and the floor shows the key gone, and
+            # the history from that list to the floor is complete (no re-creation unseen).
+            absent = any(state_at_floor.revision < lst.revision <= floor and g.key not in lst.items
+                         and covered(spans, lst.revision, floor) for lst in snapshots)
         deleted_after = any(e.type == "DELETED" and e.revision > floor for e in per_key.get(g.key, []))
         if absent or deleted_after:
             return []

@@ -15,14 +15,35 @@ from dataclasses import dataclass, field
 
 from tests.e2e.cluster import Cluster
 from tests.robustness.checker import Violation, check_watch, check_writes
+from tests.robustness.etcd_faults import EtcdBackend, KillEtcdLeader, SecondAPIServer
 from tests.robustness.history import Report
-from tests.robustness.workload import Run, Starter, free_port, kill_and_restart, run_workload, start_sqlite
+from tests.robustness.workload import (
+    Endpoint,
+    Fault,
+    Run,
+    Starter,
+    drive,
+    free_port,
+    kill_and_restart,
+    start_sqlite,
+)
 
-BACKENDS: dict[str, Starter] = {"sqlite": start_sqlite}
-FAULTS: dict[str, Callable[[Starter], Callable[[Run], None] | None]] = {
+BACKENDS: dict[str, Starter] = {"sqlite": start_sqlite, "etcd": EtcdBackend()}
+FAULTS: dict[str, Callable[[Starter], Fault | None]] = {
     "none": lambda start: None,
     "kill-apiserver": kill_and_restart,
+    "kill-etcd-leader": KillEtcdLeader,
+    "second-apiserver": SecondAPIServer,
 }
+BACKEND_FAULTS = {"sqlite": ("none", "kill-apiserver"), "etcd": tuple(FAULTS)}
+"""The faults that apply to each backend."""
+
+
+def close_backends() -> None:
+    """End what the backends started for their servers (the etcd cluster)."""
+    for start in BACKENDS.values():
+        if isinstance(start, EtcdBackend):
+            start.close()
 
 
 @dataclass
@@ -36,6 +57,9 @@ class Summary:
     unverified: list[str]
     writes: Counter[tuple[str, str]] = field(default_factory=Counter)
     restarted: bool = False
+    """The run ended on another API server process than it began with."""
+    notes: list[str] = field(default_factory=list)
+    """What the fault did."""
 
     @property
     def acknowledged(self) -> int:
@@ -47,7 +71,7 @@ class Summary:
 
     def line(self) -> str:
         by_check = Counter(v.check for v in self.violations)
-        return (f"{self.backend:7} {self.fault:15} seed={self.seed:<4} {self.seconds:5.1f}s "
+        return (f"{self.backend:6} {self.fault:16} seed={self.seed:<4} {self.seconds:5.1f}s "
                 f"acked={self.acknowledged:5} unknown={sum(n for (_, o), n in self.writes.items() if o == 'unknown'):3} "
                 f"streams={len(self.report.streams):3} lists={len(self.report.lists):2} "
                 f"unverified={len(self.unverified):3} violations={dict(by_check) or 0}")
@@ -60,23 +84,25 @@ def run_once(backend: str, fault: str, *, seed: int = 0, before: float = 3.0, af
     returning; `server`: a one-element list holding a running server of that backend to use instead,
     left running (replaced in the list if the fault restarted it)."""
     start = BACKENDS[backend]
+    if fault not in BACKEND_FAULTS[backend]:
+        raise ValueError(f"fault {fault} does not apply to backend {backend}")
     own = server is None
     cluster = start(None, free_port()) if server is None else server[0]
     t0 = time.monotonic()
-    run: Run | None = None
+    run = Run(f"robust-{backend}-{fault}-{seed}", Endpoint(cluster))
     try:
-        run = run_workload(cluster, f"robust-{backend}-{fault}-{seed}", FAULTS[fault](start), before=before,
-                           after=after, seed=seed, watch_list=watch_list)
+        drive(run, FAULTS[fault](start), before=before, after=after, seed=seed, watch_list=watch_list)
     finally:
-        current = run.ep.cluster if run is not None else cluster
+        current = run.ep.cluster  # the restarted server, or the one that took over, also after a failure
         if server is not None:
             server[0] = current
         if own:
             current.stop()
             cluster.stop()
             shutil.rmtree(cluster.data_dir, ignore_errors=True)
+            shutil.rmtree(current.data_dir, ignore_errors=True)
     report = run.report
     unverified: list[str] = []
     violations = check_watch(report) + check_writes(report, unverified)
     return Summary(backend, fault, seed, time.monotonic() - t0, report, violations, unverified,
-                   Counter((w.kind, w.outcome) for w in report.writes), run.ep.cluster is not cluster)
+                   Counter((w.kind, w.outcome) for w in report.writes), run.ep.cluster is not cluster, run.notes)

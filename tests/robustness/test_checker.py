@@ -149,6 +149,24 @@ def test_write_in_a_gap_is_unverified_not_lost() -> None:
     assert not any("(t3)" in u for u in unverified)  # the re-list shows it
 
 
+def test_not_found_after_a_delete_in_a_gap_is_judged_by_the_list_after_it() -> None:
+    """A key deleted in a history gap: a 404 get after a re-list that shows it gone is consistent (not
+    unverified); a 404 get when a later covered history shows it back is a stale read."""
+    streams = [WatchStream("w0", 10, [add(11, "a", "t1")]), WatchStream("w0", 13, [add(14, "b", "t2")])]
+    writes = [Write("create", "a", "t1", None, 0, 1, "ok", 11), Write("delete", "a", None, 11, 1, 2, "ok"),
+              Write("create", "b", "t2", None, 3, 4, "ok", 14)]
+    report = Report(streams=streams, writes=writes, gets=[Get("a", 5, 6, None, None)],
+                    lists=[List(13, {}, 2.5, 2.6)], final=List(14, {"b": (14, "t2")}), base=10)
+    unverified: list[str] = []
+    assert check_writes(report, unverified) == []
+    assert not any("get a" in u for u in unverified), unverified
+    recreated = Report(streams=[*streams, WatchStream("w1", 14, [add(15, "a", "t3")])],
+                       writes=[*writes, Write("create", "a", "t3", None, 4, 4.5, "ok", 15)],
+                       gets=[Get("a", 5, 6, None, None)], lists=[List(13, {}, 2.5, 2.6)],
+                       final=List(15, {"a": (15, "t3"), "b": (14, "t2")}), base=10)
+    assert "get" in checks(check_writes(recreated))
+
+
 def test_coverage_and_replay() -> None:
     """Coverage merges overlapping streams; replay applies events up to a revision."""
     spans = coverage([WatchStream("a", 10, [add(12, "a", "t")]), WatchStream("b", 11, [mark(14)]), WatchStream("c", 20, [])])

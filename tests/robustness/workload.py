@@ -3,9 +3,11 @@
 8 writers (75% update / 15% delete / 10% create, updates and deletes conditioned on the resourceVersion
 they read just before), 4 list-then-watch clients that resume from the last resourceVersion they saw
 (re-listing on 410 Expired); optionally (`watch_list`) the last of them lists with a watch-list request
-(sendInitialEvents), so that its streams carry the initial-events-end bookmark. The fault (`Fault`) is a callable run while they work: the default one
-kills the API server with SIGKILL and restarts it on the same data dir and port. Threads, one
-persistent HTTPS connection each; everything is recorded into a `Report` for the checker.
+(sendInitialEvents), so that its streams carry the initial-events-end bookmark. A `Fault` acts on the run:
+`setup` before the clients start (e.g. a second API server that half of them use), `inject` while they
+work (the default one, `KillAndRestart`, kills the API server with SIGKILL and restarts it on the same
+data dir and port), `teardown` after. Threads, one persistent HTTPS connection each; everything is
+recorded into a `Report` for the checker.
 
 The backend is a parameter: `start` starts a server (the extra `kijabi` arguments select the datastore).
 """
@@ -46,16 +48,19 @@ def free_port() -> int:
 
 
 class Endpoint:
-    """Where the API server is now; replaced on restart (same host and port, new process)."""
+    """Where a client's API server is now; replaced on restart (same host and port, new process) or on
+    failover to another server (as a load balancer would)."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.set(cluster)
 
-    def set(self, cluster: Cluster) -> None:
+    def set(self, cluster: Cluster, *, ctx: ssl.SSLContext | None = None) -> None:
+        """Point at `cluster`; `ctx`: keep using this TLS context (the CA and the client certificate of
+        another server of the same cluster) instead of the server's own."""
+        host, port = cluster.url.removeprefix("https://").rsplit(":", 1)
+        self.ctx: ssl.SSLContext = ctx or cluster.ssl_context()
+        self.host, self.port = host, int(port)
         self.cluster = cluster
-        self.host, port = cluster.url.removeprefix("https://").rsplit(":", 1)
-        self.port = int(port)
-        self.ctx: ssl.SSLContext = cluster.ssl_context()
 
     def connect(self, timeout: float = 10) -> http.client.HTTPSConnection:
         return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=timeout)
@@ -87,15 +92,39 @@ class Conn:
 class Run:
     namespace: str
     ep: Endpoint
+    """The primary server: the namespace, the sentinel and the final list go through it."""
+    eps: list[Endpoint] = field(default_factory=list)
+    """Every server clients use (client i uses eps[i % len(eps)]); [ep] unless a fault adds servers."""
     stop_writes: threading.Event = field(default_factory=threading.Event)
     stop_watch: threading.Event = field(default_factory=threading.Event)
     report: Report = field(default_factory=Report)
     lock: threading.Lock = field(default_factory=threading.Lock)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the fault did, in words (for the summary line and the tests)."""
+
+    def __post_init__(self) -> None:
+        if not self.eps:
+            self.eps = [self.ep]
 
     @property
     def base_path(self) -> str:
         return f"/api/v1/namespaces/{self.namespace}/configmaps"
+
+
+class Fault:
+    """Something done to the servers during a run. `setup`: before the clients start; `inject`: after
+    the first part of the workload; `teardown`: after the run, also when it failed (ends whatever the
+    fault started and no longer serves, leaving `run.ep.cluster` running)."""
+
+    def setup(self, run: Run) -> None:
+        pass
+
+    def inject(self, run: Run) -> None:
+        raise NotImplementedError
+
+    def teardown(self, run: Run) -> None:
+        pass
 
 
 def _token(obj: Obj) -> str | None:
@@ -106,13 +135,13 @@ def _rv(obj: Obj) -> int:
     return int(obj["metadata"]["resourceVersion"])
 
 
-def writer(run: Run, wid: int, seed: int) -> None:
+def writer(run: Run, wid: int, seed: int, ep: Endpoint) -> None:
     """Until told to stop: 10% create of a random key; otherwise GET a random key (recorded as a read)
     and, if it exists, 75% update / 15% delete conditioned on the resourceVersion just read (an update
     carries it in metadata.resourceVersion, a delete in DeleteOptions.preconditions). Every create and
     update writes a fresh token into data.token."""
     rnd = random.Random(seed)
-    conn = Conn(run.ep)
+    conn = Conn(ep)
     seq = 0
     while not run.stop_writes.is_set():
         seq += 1
@@ -174,12 +203,12 @@ def _write(run: Run, conn: Conn, kind: WriteKind, key: str, token: str | None, p
         run.report.writes.append(Write(kind, key, token, pre, begin, time.monotonic(), outcome, revision))
 
 
-def watcher(run: Run, name: str, last_seen: dict[str, int], streaming: bool = False) -> None:
+def watcher(run: Run, name: str, last_seen: dict[str, int], ep: Endpoint, streaming: bool = False) -> None:
     """List, then watch from the list's resourceVersion; on a broken stream resume from the last
     revision seen; on 410 (or an ERROR event) re-list. `streaming`: list with a watch-list request
     (sendInitialEvents=true, the state arrives as ADDED events closed by an initial-events-end bookmark)
     instead of a GET."""
-    conn = Conn(run.ep)
+    conn = Conn(ep)
     rv: int | None = None
     while not run.stop_watch.is_set():
         if rv is None and not streaming:
@@ -196,10 +225,10 @@ def watcher(run: Run, name: str, last_seen: dict[str, int], streaming: bool = Fa
             items = {o["metadata"]["name"]: (_rv(o), _token(o)) for o in body.get("items", [])}
             with run.lock:
                 run.report.lists.append(List(rv, items, begin, time.monotonic()))
-        rv = _watch(run, rv, last_seen, name)
+        rv = _watch(run, ep, rv, last_seen, name)
 
 
-def _watch(run: Run, start: int | None, last_seen: dict[str, int], name: str) -> int | None:
+def _watch(run: Run, ep: Endpoint, start: int | None, last_seen: dict[str, int], name: str) -> int | None:
     """One watch request from `start` (None: a watch-list); returns the revision to resume from (None:
     re-list). The stream is recorded once the server accepted it (a watch-list: once its initial
     events ended, with that list recorded too)."""
@@ -209,7 +238,7 @@ def _watch(run: Run, start: int | None, last_seen: dict[str, int], name: str) ->
     stream = WatchStream(name, start) if start is not None else None
     early: list[Obj] = []
     begin = time.monotonic()
-    conn = run.ep.connect(timeout=2)
+    conn = ep.connect(timeout=2)
     try:
         conn.request("GET", f"{run.base_path}?{query}", headers={"Accept": "application/json"})
         resp = conn.getresponse()
@@ -264,40 +293,63 @@ def _event(ev: Obj) -> Event:
                  _token(obj) if etype in ("ADDED", "MODIFIED") else None)
 
 
-def kill_and_restart(start: Starter) -> Callable[[Run], None]:
-    """The fault: SIGKILL the API server, start a new one on the same data dir and port."""
+class KillAndRestart(Fault):
+    """SIGKILL the API server, start a new one on the same data dir and port."""
 
-    def fault(run: Run) -> None:
+    def __init__(self, start: Starter) -> None:
+        self.start = start
+
+    def inject(self, run: Run) -> None:
         old = run.ep.cluster
         old.kill9()
-        port = run.ep.port
-        run.ep.set(start(old.data_dir, port))
-
-    return fault
+        run.ep.set(self.start(old.data_dir, run.ep.port))
+        run.notes.append("API server killed and restarted")
 
 
-def run_workload(cluster: Cluster, namespace: str, fault: Callable[[Run], None] | None, *,
-                 before: float = 3.0, after: float = 3.0, seed: int = 0, writers: int = 8,
-                 watchers: int = 4, watch_list: bool = False, settle: float = 20.0) -> Run:
-    """Create `namespace`, run the workload `before` seconds, inject `fault`, run `after` seconds more,
-    stop the writers, wait (at most `settle` s) until every watcher has reached the final list's
-    revision, and record the final list. `watch_list`: the last watcher lists by watch-list. Returns the run (its `report` is complete)."""
-    ep = Endpoint(cluster)
-    run = Run(namespace, ep)
+def kill_and_restart(start: Starter) -> Fault:
+    return KillAndRestart(start)
+
+
+def drive(run: Run, fault: Fault | None, *, before: float = 3.0, after: float = 3.0, seed: int = 0,
+          writers: int = 8, watchers: int = 4, watch_list: bool = False, settle: float = 20.0) -> None:
+    """Create the run's namespace, run the workload `before` seconds, inject `fault`, run `after` seconds
+    more, stop the writers, wait (at most `settle` s) until every watcher has reached the final list's
+    revision, and record the final list. `watch_list`: the last watcher lists by watch-list. On return
+    the run's `report` is complete; whether it returns or raises, the clients are told to stop, the
+    fault's teardown has run, and `run.ep.cluster` is the server running now (the caller stops it)."""
+    try:
+        _drive(run, fault, before=before, after=after, seed=seed, writers=writers, watchers=watchers,
+               watch_list=watch_list, settle=settle)
+    finally:
+        run.stop_writes.set()
+        run.stop_watch.set()
+        if fault is not None:
+            fault.teardown(run)
+
+
+def _drive(run: Run, fault: Fault | None, *, before: float, after: float, seed: int, writers: int,
+           watchers: int, watch_list: bool, settle: float) -> None:
+    ep = run.ep
     conn = Conn(ep)
+    namespace = run.namespace
     status, body = conn.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     assert status == 201, body
     run.report.base = _rv(body)
+    if fault is not None:
+        fault.setup(run)
+    eps = run.eps
     last_seen: dict[str, int] = {}
-    threads = [threading.Thread(target=watcher, args=(run, f"watch-{i}", last_seen, watch_list and i == watchers - 1),
+    threads = [threading.Thread(target=watcher, args=(run, f"watch-{i}", last_seen, eps[i % len(eps)],
+                                                      watch_list and i == watchers - 1),
                                 name=f"watch-{i}", daemon=True) for i in range(watchers)]
-    threads += [threading.Thread(target=writer, args=(run, i, seed * 1000 + i), name=f"writer-{i}", daemon=True)
+    threads += [threading.Thread(target=writer, args=(run, i, seed * 1000 + i, eps[i % len(eps)]),
+                                 name=f"writer-{i}", daemon=True)
                 for i in range(writers)]
     for t in threads:
         t.start()
     run.stop_writes.wait(before)
     if fault is not None:
-        fault(run)
+        fault.inject(run)
     run.stop_writes.wait(after)
     run.stop_writes.set()
     for t in threads[watchers:]:
@@ -310,13 +362,22 @@ def run_workload(cluster: Cluster, namespace: str, fault: Callable[[Run], None] 
         _write(run, conn, "create", "sentinel", "sentinel", None, "POST", run.base_path, sentinel)
         if run.report.writes[-1].outcome == "ok" or time.monotonic() > deadline:
             break
+        run.stop_watch.wait(0.05)
     target = run.report.writes[-1].revision or 0
     while time.monotonic() < deadline and any(last_seen.get(f"watch-{i}", 0) < target for i in range(watchers)):
         run.stop_watch.wait(0.02)
-    status, body = conn.call("GET", run.base_path)
+    while True:
+        try:
+            status, body = conn.call("GET", run.base_path)
+        except OSError as exc:
+            status, body = 0, {"error": str(exc)}
+        if status == 200:
+            break
+        if time.monotonic() > deadline + settle:
+            raise AssertionError(f"the final list failed: {status} {body}")
+        run.stop_watch.wait(0.05)
     run.report.final = List(int(body["metadata"]["resourceVersion"]),
                             {o["metadata"]["name"]: (_rv(o), _token(o)) for o in body.get("items", [])})
     run.stop_watch.set()
     for t in threads[:watchers]:
         t.join(timeout=5)
-    return run

@@ -72,6 +72,32 @@ async def test_file_size_stays_bounded_under_churn_with_compaction(
     assert await store.count("/registry/configmaps/ns/") == 40
 
 
+async def test_file_stays_flat_under_lease_churn_with_periodic_compaction(open_sqlite: Opener) -> None:
+    """Lease-style churn (bench/lease_churn.py in small): the same keys renewed by compare-and-swap round
+    after round, compacted every few rounds to current - keep as the periodic compactor does. Past the
+    first cycles the file neither grows at its peak (before a compaction) nor after a compaction: the pages
+    of deleted rows are reused (or returned and taken again), the WAL is truncated."""
+    store = await open_sqlite()
+    keys, rounds_per_cycle, keep = 40, 8, 100
+    value = os.urandom(1024).hex().encode()  # 2 KB, incompressible
+    kvs = list(await asyncio.gather(*(store.create(f"/registry/leases/ns/l{i}", value) for i in range(keys))))
+    peaks, afters = [], []
+    for _ in range(10):
+        for _ in range(rounds_per_cycle):
+            kvs = list(
+                await asyncio.gather(*(store.update(kv.key, value, expected_revision=kv.mod_revision) for kv in kvs))
+            )
+        peaks.append(_file_size(store.path))
+        await store.compact(await store.current_revision() - keep)
+        afters.append(_file_size(store.path))
+    cycle_bytes = keys * rounds_per_cycle * len(value)
+    assert max(peaks[3:]) <= peaks[2] + cycle_bytes // 4, peaks
+    assert max(afters[3:]) <= afters[2] + cycle_bytes // 4, afters
+    assert len(_rows(store.path)) <= keys + keep
+    uncompacted = keys * (1 + 10 * rounds_per_cycle) * len(value)
+    assert peaks[-1] < uncompacted / 2, (peaks[-1], uncompacted)
+
+
 async def test_compaction_returns_space_after_mass_delete(tmp_path: Path, open_sqlite: Opener) -> None:
     """Deleting most keys and compacting shrinks the file (incremental vacuum of the free pages)."""
     store = await open_sqlite()
