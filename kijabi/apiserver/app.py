@@ -21,6 +21,8 @@ from kijabi.apiserver.certs import ensure_pki
 from kijabi.apiserver.crd import CRDController
 from kijabi.apiserver.discovery import Discovery, aggregated_content_type, wants_aggregated
 from kijabi.apiserver.negotiate import parse_accept
+from kijabi.apiserver.nodecerts import PREFIX as NODECERTS_PREFIX
+from kijabi.apiserver.nodecerts import NodeCerts
 from kijabi.apiserver.openapi import OpenAPI
 from kijabi.apiserver.registry import build_registry
 from kijabi.apiserver.request import RequestInfo, parse_resource_path
@@ -70,6 +72,7 @@ class APIServer:
         self.tokens = TokenAuthenticator()
         self.pki = ensure_pki(config.data_dir / "server" / "tls", hosts=(config.advertise_address,))
         self.signer = TokenSigner(config.data_dir / "server" / "tls" / "service.key")
+        self.nodecerts = NodeCerts(self.pki)
         self.ctx = handlers.Context(self.store, authenticate_token=self.authenticate_token, signer=self.signer)
         self.discovery = Discovery(self.registry, f"{config.advertise_address}:{config.port}")
         self.openapi = OpenAPI(self.registry)
@@ -198,6 +201,8 @@ class APIServer:
             return web.Response(body=orjson.dumps(VERSION), content_type="application/json")
         if path == "/cacerts":  # k3s: the server CA for joining agents, unauthenticated
             return web.Response(body=self.pki.server_ca.cert.read_bytes(), content_type="text/plain")
+        if path.startswith(NODECERTS_PREFIX):  # k3s's /v1-k3s/: certificates for joining agents (token required)
+            return await self.nodecerts.serve(request)
         if path in ("/api", "/apis", "/api/v1") or (path.startswith("/apis/") and path.count("/") <= 3 and not path.endswith("/")):
             if request.method != "GET":
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")

@@ -2,7 +2,8 @@
 
 Files live under `<data-dir>/server/tls/` (k3s's layout): `server-ca.crt/.key` signs serving
 certificates, `client-ca.crt/.key` signs client certificates (the admin's is `client-admin.crt`).
-Existing files are reused, so restarts keep the kubeconfig valid.
+Existing files are reused, so restarts keep the kubeconfig valid. `sign()` issues a leaf for someone
+else's public key (a joining agent's CSR, kijabi.apiserver.nodecerts).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _YEARS = 10
@@ -92,15 +93,35 @@ def ensure_leaf(
         if cert.issuer == ca[0].subject and _covers(cert, dns, ips):
             return
     key = ec.generate_private_key(ec.SECP256R1())
+    _save(pair, sign(ca, key.public_key(), cn=cn, orgs=orgs, dns=dns, ips=ips, server=server), key)
+
+
+LeafPublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+
+def sign(
+    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+    public_key: LeafPublicKey,
+    *,
+    cn: str,
+    orgs: tuple[str, ...] = (),
+    dns: tuple[str, ...] = (),
+    ips: tuple[str, ...] = (),
+    server: bool = False,
+    days: int = 365 * _YEARS,
+) -> x509.Certificate:
+    """A leaf certificate for `public_key` signed by `ca`: a serving certificate (`server`, usage
+    serverAuth) or a client certificate (clientAuth); `dns`/`ips` become its subject alternative names.
+    The key's owner keeps the private key (kijabi.apiserver.nodecerts signs agents' CSRs with this)."""
     now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(cn, orgs))
         .issuer_name(ca[0].subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365 * _YEARS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -109,7 +130,7 @@ def ensure_leaf(
         names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
         names += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    _save(pair, builder.sign(ca[1], hashes.SHA256()), key)
+    return builder.sign(ca[1], hashes.SHA256())
 
 
 def _covers(cert: x509.Certificate, dns: tuple[str, ...], ips: tuple[str, ...]) -> bool:

@@ -12,11 +12,17 @@ Start-up, in order:
    so that `kijabi agent --cleanup` finds everything again even after a crash (kijabi.kubelet.cleanup);
 3. the unreachable route for the service CIDR (`ip route replace unreachable 10.43.0.0/16`): traffic to an
    unallocated ClusterIP fails on the node instead of leaving it; it stays until `--cleanup`;
-4. kijabi.kubelet.main.run with the kubelet flags the agent derives (node name, IP, labels, pod CIDR,
-   cluster DNS, port) followed by every `--kubelet-arg name=value`, so a kubelet-arg wins. The kubelet API
-   serves with the server node's certificate when the data dir holds the cluster CA (`kijabi server`), the
-   `--kubelet-arg tls-cert-file=...` files, or else a self-signed CA of the agent's own (then the API server
-   cannot verify it; logs/exec through the API need the former two).
+4. the kubelet API's certificates of a joined agent (k3s's `/v1-k3s/serving-kubelet.crt` and friends,
+   kijabi.apiserver.nodecerts): the agent keeps `<data-dir>/agent/serving-kubelet.key` (mode 0600, made
+   once), POSTs a CSR for it with its node name and IPs in the `kijabi-Node-Name`/`kijabi-Node-IP` headers
+   and the token, and gets `serving-kubelet.crt` signed by the server CA; `client-ca.crt` is the CA the API
+   server's client certificate is checked against. Fetched at every start (names may have changed), and
+   skipped when `--kubelet-arg tls-cert-file=...` gives the files;
+5. kijabi.kubelet.main.run with the kubelet flags the agent derives (node name, IP, labels, pod CIDR,
+   cluster DNS, port, the TLS files of step 4) followed by every `--kubelet-arg name=value`, so a
+   kubelet-arg wins. Without --server (`kijabi server`'s own agent, `--kubeconfig`), the kubelet API serves
+   with the server node's certificate when the data dir holds the cluster CA, or else a self-signed CA of
+   the agent's own (then the API server cannot verify it; logs/exec through the API need the former).
 
     AgentError     bad flags or a failed join (one line for the user)
 """
@@ -35,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import orjson
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,6 +56,11 @@ from kijabi.kubelet.streaming import auth
 log = logging.getLogger(__name__)
 
 KUBECONFIG_NAME = "kubelet.kubeconfig"
+SERVER_CA_NAME = "server-ca.crt"
+CLIENT_CA_NAME = "client-ca.crt"
+SERVING_CERT_NAME, SERVING_KEY_NAME = "serving-kubelet.crt", "serving-kubelet.key"
+NODE_CERTS_PATH = "/v1-kijabi/"
+NODE_NAME_HEADER, NODE_IP_HEADER = "kijabi-Node-Name", "kijabi-Node-IP"
 JOIN_TIMEOUT = 30.0
 CA_DAYS = 3650
 
@@ -164,9 +176,95 @@ async def credentials(options: AgentOptions) -> Path:
         raise AgentError("--token is required with --server")
     ca_pem = await fetch_ca(options.server)
     await check_token(options.server, ca_pem, options.token)
+    _write_file(options.agent_dir / SERVER_CA_NAME, ca_pem)
     path = write_kubeconfig(options.agent_dir / KUBECONFIG_NAME, options.server, ca_pem, options.token)
     log.info("joined %s; credentials in %s", options.server, path)
     return path
+
+
+async def fetch_node_tls(server: str, ca_pem: bytes, token: str, agent_dir: Path, *, node_name: str,
+                         ips: tuple[str, ...], timeout: float = JOIN_TIMEOUT) -> main.APITLS:
+    """The kubelet API's TLS files of a joined node, from the server's `/v1-kijabi/` endpoints (module
+    docstring, step 4): our key (kept), a serving certificate for it signed by the server CA, the client CA."""
+    key_path = agent_dir / SERVING_KEY_NAME
+    key = await asyncio.to_thread(_node_key, key_path)
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}")]))
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    base = server.rstrip("/") + NODE_CERTS_PATH
+    headers = {"Authorization": f"Bearer {token}", NODE_NAME_HEADER: node_name, NODE_IP_HEADER: ",".join(ips)}
+    ctx = ssl.create_default_context(cadata=ca_pem.decode())
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            serving = await _node_request(session, "POST", base + SERVING_CERT_NAME, ctx, headers, csr)
+            client_ca = await _node_request(session, "GET", base + CLIENT_CA_NAME, ctx, headers, None)
+    except aiohttp.ClientSSLError as exc:
+        raise AgentError(f"the server's certificate does not match its /cacerts: {exc}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise AgentError(f"cannot reach the server at {server}: {exc or type(exc).__name__}") from None
+    try:
+        leaf = x509.load_pem_x509_certificates(serving)[0]
+        x509.load_pem_x509_certificates(client_ca)
+    except ValueError:
+        raise AgentError(f"{base}: the server did not answer with PEM certificates") from None
+    if leaf.public_key() != key.public_key():
+        raise AgentError(f"{base}{SERVING_CERT_NAME}: the certificate is not for the key the agent sent")
+    cert_path, client_ca_path = agent_dir / SERVING_CERT_NAME, agent_dir / CLIENT_CA_NAME
+    await asyncio.to_thread(_write_file, cert_path, serving)
+    await asyncio.to_thread(_write_file, client_ca_path, client_ca)
+    return main.APITLS(cert_path, key_path, client_ca_path)
+
+
+async def _node_request(session: aiohttp.ClientSession, method: str, url: str, ctx: ssl.SSLContext,
+                        headers: dict[str, str], body: bytes | None) -> bytes:
+    async with session.request(method, url, ssl=ctx, headers=headers, data=body) as resp:
+        data = await resp.read()
+        if resp.status == 200:
+            return data
+    if resp.status in (401, 403):
+        raise AgentError(f"the server rejected the token for {url} (HTTP {resp.status})")
+    try:
+        message = str(orjson.loads(data).get("message") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = ""
+    raise AgentError(f"{method} {url}: HTTP {resp.status}{': ' + message if message else ''}")
+
+
+def _node_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The kubelet's serving key: the one in `path` (mode 0600), made on first use."""
+    if path.exists():
+        loaded = serialization.load_pem_private_key(path.read_bytes(), None)
+        if isinstance(loaded, ec.EllipticCurvePrivateKey):
+            return loaded
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write_file(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()), mode=0o600)
+    return key
+
+
+def _write_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write `path` atomically (a temporary file renamed over it), created with `mode`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+async def joined_tls(options: AgentOptions, args: argparse.Namespace) -> None:
+    """For an agent joined with --server/--token: fetch the kubelet API's TLS files and point the kubelet's
+    --tls-cert-file/--tls-private-key-file/--client-ca-file at them (flags given by --kubelet-arg win)."""
+    if options.kubeconfig is not None or (args.tls_cert_file and args.tls_private_key_file):
+        return
+    config = main.config_from_args(args)
+    ca_pem = (options.agent_dir / SERVER_CA_NAME).read_bytes()
+    tls = await fetch_node_tls(options.server, ca_pem, options.token, options.agent_dir,
+                               node_name=config.node_name, ips=await asyncio.to_thread(main.serving_ips, config))
+    args.tls_cert_file, args.tls_private_key_file = tls.cert, tls.key
+    if args.client_ca_file is None:
+        args.client_ca_file = tls.client_ca
+    log.info("kubelet API certificate for %s issued by %s", config.node_name, options.server)
 
 
 # --- the kubelet -----------------------------------------------------------------------------------------
@@ -243,6 +341,7 @@ async def run(options: AgentOptions, *, stop: asyncio.Event | None = None) -> No
     """Join (or use --kubeconfig), record, route, then run the kubelet until `stop` (module docstring)."""
     kubeconfig = await credentials(options)
     args = kubelet_args(options, kubeconfig)
+    await joined_tls(options, args)
     await asyncio.to_thread(cleanup.write_record, options.data_dir, agent_record(options, args))
     try:
         await asyncio.to_thread(cni.add_unreachable_route, options.service_cidr)

@@ -8,6 +8,7 @@ One `kijabi server` for the module; the tests run in file order (the cleanup tes
 from __future__ import annotations
 
 import gzip
+import json
 import ssl
 import stat
 import urllib.error
@@ -18,7 +19,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kijabi.apiserver import certs
 from kijabi.cli import agent as agent_cli
 from kijabi.cli import images as images_cli
 from kijabi.kubelet import cni
@@ -28,6 +34,7 @@ from tests.agent.node import (
     CLUSTER_CIDR,
     SERVER_BRIDGE,
     SERVICE_CIDR,
+    Agent,
     Server,
     http_get,
     leftovers,
@@ -48,6 +55,7 @@ pytestmark = [requires_runtime]
 
 NODE = f"kjagent-{uuid.uuid4().hex[:6]}"
 TOKEN = uuid.uuid4().hex
+JOINED = f"{NODE}-joined"
 AIRGAP_IMAGE = "docker.io/kijabi/airgap:v1"
 READY_TIMEOUT = 120  # the agent's start-up on a loaded 2-core machine (python, containerd, images, CNI)
 POD_TIMEOUT = 60
@@ -151,33 +159,166 @@ def test_images_without_a_running_containerd_is_one_error_line(
     assert message in err and err.count("\n") == 1
 
 
-def test_agent_joins_with_server_url_and_token(server: Server, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """`kijabi agent --server URL --token T` fetches the CA from /cacerts, checks the token, writes its
-    kubeconfig and registers a second Node that turns Ready on its own pod CIDR. A wrong token is refused
-    with one line before anything starts."""
-    url = server.cluster.url
-    assert agent_cli.main(["--server", url, "--token", "wrong", "--data-dir", str(tmp_path)]) == 1
+def test_agent_join_refuses_a_wrong_token(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong --token is refused with one line before anything starts."""
+    assert agent_cli.main(["--server", server.cluster.url, "--token", "wrong", "--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("kijabi agent: ") and "rejected the token (HTTP 401)" in err
     assert not (tmp_path / "agent").exists()
-    name = f"{NODE}-joined"
-    agent = start_agent(server, name)
+
+
+def _csr(node: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node)])
+    return x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize("method, name, who, headers, body, code", [
+    ("GET", "server-ca.crt", "nobody", {}, None, 401),
+    ("GET", "client-ca.crt", "wrong-token", {}, None, 401),
+    ("POST", "serving-kubelet.crt", "wrong-token", {"kijabi-Node-Name": "n1"}, "csr", 401),
+    ("POST", "serving-kubelet.crt", "service-account", {"kijabi-Node-Name": "n1"}, "csr", 403),
+    ("POST", "serving-kubelet.crt", "token", {}, "csr", 400),
+    ("POST", "serving-kubelet.crt", "token", {"kijabi-Node-Name": "Not_A_Name"}, "csr", 400),
+    ("POST", "serving-kubelet.crt", "token", {"kijabi-Node-Name": "n1", "kijabi-Node-IP": "10.0.0.300"}, "csr", 400),
+    ("POST", "serving-kubelet.crt", "token", {"kijabi-Node-Name": "n1"}, "garbage", 400),
+    ("POST", "serving-kubelet.crt", "token", {"kijabi-Node-Name": "n1"}, None, 400),
+    ("GET", "serving-kubelet.crt", "token", {"kijabi-Node-Name": "n1"}, None, 405),
+    ("POST", "server-ca.crt", "token", {}, None, 405),
+    ("GET", "no-such.crt", "token", {}, None, 404),
+], ids=["no-credentials", "wrong-token", "wrong-token-csr", "service-account-is-not-admin", "no-node-name",
+        "bad-node-name", "bad-node-ip", "not-a-csr", "no-csr", "get-without-csr", "post-to-ca", "unknown-file"])
+def test_node_certificate_endpoints_refuse_bad_requests(server: Server, method: str, name: str, who: str,
+                                                        headers: dict[str, str], body: str | None, code: int) -> None:
+    """/v1-kijabi/* need the server's token (or another admin) and well-formed input; every refusal is a
+    Status with the right code, never a 500."""
+    c = server.cluster
+    tokens = {"wrong-token": "wrong", "token": server.token}
+    if who == "service-account":
+        tokens[who] = c.kubectl("create", "token", "default", "-n", "default").stdout.strip()
+    if who in tokens:
+        headers = {**headers, "Authorization": f"Bearer {tokens[who]}"}
+    data = {"csr": _csr("n1"), "garbage": b"not a csr", None: None}[body]
+    status, _, raw = c.request(method, f"/v1-kijabi/{name}", data, ctype="application/x-pem-file", headers=headers,
+                               auth=False)
+    doc = json.loads(raw)
+    assert (status, doc["kind"], doc["code"]) == (code, "Status", code), raw
+
+
+@pytest.mark.parametrize("name, ca, usage, ips", [
+    ("serving-kubelet.crt", "server-ca", ExtendedKeyUsageOID.SERVER_AUTH, {"127.0.0.1", "10.0.0.7", "fd00::7"}),
+    ("client-kubelet.crt", "client-ca", ExtendedKeyUsageOID.CLIENT_AUTH, set()),
+], ids=["serving", "client"])
+def test_node_certificate_endpoints_sign_the_agents_key(server: Server, name: str, ca: str,
+                                                        usage: x509.ObjectIdentifier, ips: set[str]) -> None:
+    """With the token, a CSR gets a certificate for the CSR's key (the private key stays with the agent),
+    for system:node:<name> in system:nodes, followed by its CA; the CAs are served as they are on disk."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ignored")])).sign(key, hashes.SHA256())
+    auth = {"Authorization": f"Bearer {server.token}"}
+    status, _, body = server.cluster.request(
+        "POST", f"/v1-kijabi/{name}", csr.public_bytes(serialization.Encoding.DER), ctype="application/pkcs10",
+        headers={**auth, "kijabi-Node-Name": "n7", "kijabi-Node-IP": "10.0.0.7, fd00::7"}, auth=False)
+    assert status == 200, body
+    leaf, issuer = x509.load_pem_x509_certificates(body)
+    ca_pem = (server.data_dir / "server" / "tls" / f"{ca}.crt").read_bytes()
+    assert issuer == x509.load_pem_x509_certificate(ca_pem) and leaf.issuer == issuer.subject
+    assert leaf.public_key() == key.public_key()
+    assert leaf.subject.rfc4514_string() == "CN=system:node:n7,O=system:nodes"
+    assert list(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [usage]
+    if ips:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert {str(i) for i in san.get_values_for_type(x509.IPAddress)} == ips
+        assert set(san.get_values_for_type(x509.DNSName)) == {"n7", "localhost"}
+    status, _, served = server.cluster.request("GET", f"/v1-kijabi/{ca}.crt", headers=auth, auth=False)
+    assert (status, served) == (200, ca_pem)
+
+
+@pytest.fixture(scope="class")
+def joined(server: Server) -> Iterator[Agent]:
+    """`kijabi agent --server URL --token T` as a second node, for the tests of TestJoinedNode."""
+    agent = start_agent(server, JOINED)
     try:
-        node = wait_for(lambda: node_ready(server.cluster, name) if agent.proc.poll() is None else "exited",
-                        timeout=READY_TIMEOUT, what=f"node {name} to be Ready")
+        node = wait_for(lambda: node_ready(server.cluster, JOINED) if agent.proc.poll() is None else "exited",
+                        timeout=READY_TIMEOUT, what=f"node {JOINED} to be Ready")
         assert node != "exited", agent.log.read_text()
-        assert node["metadata"]["labels"]["kijabi.io/joined"] == "true"
-        assert node["spec"]["podCIDR"] == "10.42.249.0/24"
-        kubeconfig = agent.data_dir / "agent" / "kubelet.kubeconfig"
-        assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
-        doc = yaml.safe_load(kubeconfig.read_text())
-        assert doc["users"][0]["user"] == {"token": TOKEN} and doc["clusters"][0]["cluster"]["server"] == url
+        yield agent
     finally:
         agent.stop()
         teardown(agent.data_dir, route=False)  # the route is the server node's too
-        server.cluster.request("DELETE", f"/api/v1/nodes/{name}")
+        server.cluster.request("DELETE", f"/api/v1/nodes/{JOINED}")
     assert agent.proc.returncode == 0, agent.log.read_text()
+
+
+class TestJoinedNode:
+    """`kijabi agent --server URL --token T`: a second node, with a kubelet API the API server can reach."""
+
+    def test_joins_with_server_url_and_token(self, server: Server, joined: Agent) -> None:
+        """The agent fetched the CA from /cacerts, checked the token, wrote its kubeconfig and registered a
+        Node that turned Ready on its own pod CIDR; its kubelet API runs on a certificate of the server CA
+        for its own key (mode 0600), and trusts the cluster's client CA."""
+        node = node_ready(server.cluster, JOINED)
+        assert node is not None
+        assert node["metadata"]["labels"]["kijabi.io/joined"] == "true"
+        assert node["spec"]["podCIDR"] == "10.42.249.0/24"
+        agent_dir = joined.data_dir / "agent"
+        kubeconfig = agent_dir / "kubelet.kubeconfig"
+        assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+        doc = yaml.safe_load(kubeconfig.read_text())
+        assert doc["users"][0]["user"] == {"token": TOKEN} and doc["clusters"][0]["cluster"]["server"] == server.cluster.url
+        tls = server.data_dir / "server" / "tls"
+        assert stat.S_IMODE((agent_dir / "serving-kubelet.key").stat().st_mode) == 0o600
+        assert (agent_dir / "client-ca.crt").read_bytes() == (tls / "client-ca.crt").read_bytes()
+        assert (agent_dir / "server-ca.crt").read_bytes() == (tls / "server-ca.crt").read_bytes()
+        cert = x509.load_pem_x509_certificate((agent_dir / "serving-kubelet.crt").read_bytes())
+        assert cert.issuer == x509.load_pem_x509_certificate((tls / "server-ca.crt").read_bytes()).subject
+
+    def test_kubectl_logs_exec_port_forward_reach_a_pod_on_the_joined_node(self, server: Server,
+                                                                          joined: Agent) -> None:
+        """The API server verifies the joined kubelet's serving certificate and presents its client
+        certificate, which that kubelet accepts: logs, exec and port-forward work for its pods."""
+        c = server.cluster
+        c.kubectl("run", "onjoined", "--image=busybox:kijabi", f"--overrides={{\"spec\":{{\"nodeName\":\"{JOINED}\"}}}}",
+                  "--command", "--", "httpd", "-f", "-v", "-p", "8080")
+        wait_for(lambda: running_pods(c, "default", "run=onjoined"), timeout=POD_TIMEOUT, what="pod onjoined Running")
+        assert c.kubectl("exec", "onjoined", "--", "echo", "hi").stdout == "hi\n"
+        with port_forward(c, "default", "pod/onjoined", 8080) as local:
+            status, body = http_get(f"http://127.0.0.1:{local}/etc/hostname")
+        assert (status, body) == (200, b"onjoined\n")
+        wait_for(lambda: "response:200" in c.kubectl("logs", "onjoined").stdout, timeout=10,
+                 what="httpd's log of the GET")
+        c.kubectl("delete", "pod", "onjoined", "--grace-period=0", "--force", check=False)
+
+    def test_joined_kubelet_api_trusts_only_the_cluster_client_ca(self, server: Server, joined: Agent,
+                                                                  tmp_path: Path) -> None:
+        """The joined kubelet's API: a client certificate of the cluster's client CA gets in, one of a
+        foreign CA (same subject: system:masters) is refused at the TLS handshake, none at all is a 401."""
+        node = node_ready(server.cluster, JOINED)
+        assert node is not None
+        port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        foreign_ca = certs.ensure_ca(certs.Pair(tmp_path / "ca.crt", tmp_path / "ca.key"), "foreign-ca")
+        foreign = certs.Pair(tmp_path / "admin.crt", tmp_path / "admin.key")
+        certs.ensure_leaf(foreign, foreign_ca, cn="system:admin", orgs=("system:masters",))
+        contexts = {"cluster-admin": server.cluster.ssl_context(), "no-certificate": server.cluster.ssl_context(client_cert=False),
+                    "foreign-ca": ssl.create_default_context(cafile=str(server.data_dir / "server" / "tls" / "server-ca.crt"))}
+        contexts["foreign-ca"].load_cert_chain(str(foreign.cert), str(foreign.key))
+        results = {who: _kubelet_get(f"https://127.0.0.1:{port}/pods", ctx) for who, ctx in contexts.items()}
+        assert results == {"cluster-admin": 200, "no-certificate": 401, "foreign-ca": "refused"}
+
+
+def _kubelet_get(url: str, ctx: ssl.SSLContext) -> int | str:
+    """The HTTP status of GET `url`, or "refused" when the TLS handshake fails."""
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (urllib.error.URLError, ssl.SSLError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        assert isinstance(reason, ssl.SSLError | ConnectionError), exc
+        return "refused"
 
 
 def test_cleanup_after_the_server_stopped_leaves_nothing(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
