@@ -42,16 +42,29 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+def _too_deep() -> errors.StatusError:
+    return errors.bad_request(f"the object nesting is deeper than the maximum of {MAX_DEPTH} levels")
+
+
+def _check_containers(values: Any, depth: int) -> None:
+    """Raise if a container among `values` (the members of one at `depth - 1`) nests too deep."""
+    for x in values:
+        t = type(x)
+        if t is dict:
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            if x:
+                _check_containers(x.values(), depth + 1)
+        elif t is list:
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            if x:
+                _check_containers(x, depth + 1)
+
+
 def _check_depth(value: Any) -> None:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if d > MAX_DEPTH:
-            raise errors.bad_request(f"the object nesting is deeper than the maximum of {MAX_DEPTH} levels")
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values() if isinstance(x, dict | list))
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v if isinstance(x, dict | list))
+    """400 when containers nest deeper than MAX_DEPTH levels (the top-level value is level 1)."""
+    _check_containers((value,), 1)
 
 
 def decode_json(body: bytes) -> Any:
@@ -59,7 +72,9 @@ def decode_json(body: bytes) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise errors.bad_request(f"json: {exc}") from None
-    _check_depth(value)
+    # Nesting needs an opening bracket per level: a body with few brackets needs no walk.
+    if body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+        _check_depth(value)
     return value
 
 
@@ -98,5 +113,13 @@ def encode_json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """YAML as Kubernetes writes it: a value that occurs twice (objects may share parts, such as the
+    field sets of managedFields) is written out twice, never as an anchor and an alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def encode_yaml(value: Any) -> bytes:
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True).encode()
+    return yaml.dump(value, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True).encode()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ from kijabi.apiserver.negotiate import Format, parse_accept
 from kijabi.apiserver.request import RequestInfo
 from kijabi.apiserver.resources import Resource
 from kijabi.apiserver.store import DeleteOptions, ListOptions, Store, WriteOptions
-from kijabi.apiserver.watchcache import TooOld, WatchEvent
+from kijabi.apiserver.watchcache import CachedObject, TooOld, WatchEvent
 from kijabi.machinery import errors, fields, labels, printers
 from kijabi.machinery import patch as patching
 from kijabi.machinery.apply import apply as ssa_apply
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 BOOKMARK_INTERVAL = 60.0
 WRITE_BATCH_BYTES = 256 * 1024  # watch events written in one go, at most (then the socket drains)
 LIST_CHUNK_BYTES = 1024 * 1024
+TABLE_BATCH = 256  # Table rows built and serialized together
 
 
 class Context:
@@ -84,18 +85,23 @@ def _write_options(request: web.Request, subresource: str = "") -> WriteOptions:
     return WriteOptions(dry_run=_dry_run(q), field_manager=manager, subresource=subresource)
 
 
+def _warning_headers(warnings: list[str] | None) -> dict[str, str]:
+    if not warnings:
+        return {}
+    return {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)}
+
+
 def respond(request: web.Request, status: int, obj: Any, warnings: list[str] | None = None) -> web.Response:
     fmt: Format = request.get("format") or parse_accept(request.headers.get("Accept"))
-    headers = {}
-    if warnings:
-        headers["Warning"] = ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
+    headers = _warning_headers(warnings)
     if fmt.kind == "yaml":
         return web.Response(status=status, body=codec.encode_yaml(obj), content_type="application/yaml", headers=headers)
     return web.Response(status=status, body=orjson.dumps(obj), content_type="application/json", headers=headers)
 
 
-def respond_raw(status: int, body: bytes) -> web.Response:
-    return web.Response(status=status, body=body, content_type="application/json")
+def respond_raw(status: int, body: bytes, warnings: list[str] | None = None) -> web.Response:
+    """A JSON body that is already encoded."""
+    return web.Response(status=status, body=body, content_type="application/json", headers=_warning_headers(warnings))
 
 
 async def read_body(request: web.Request) -> Any:
@@ -193,37 +199,79 @@ async def handle_list(ctx: Context, request: web.Request, res: Resource, namespa
     page = await ctx.store.list(res, namespace, opts)
     fmt: Format = request["format"]
     meta = _list_meta(page.revision, page.continue_, page.remaining)
+    convert = res.strategy is not None and res.strategy.needs_conversion
     if fmt.kind == "table":
         assert res.strategy is not None
+        printer = res.strategy.printer
+        include = request.query.get("includeObject", "Metadata")
+        now = ctx.clock()
         table = printers.table(
-            res.strategy.printer, [ctx.store.served_obj(res, co) for co in page.items], now=ctx.clock(),
-            include_object=request.query.get("includeObject", "Metadata"),
-            resource_version=str(page.revision), continue_=page.continue_, remaining=meta.get("remainingItemCount"),
+            printer, [ctx.store.served_obj(res, co) for co in page.items] if convert or printer.ordered else [], now=now,
+            include_object=include, resource_version=str(page.revision), continue_=page.continue_,
+            remaining=meta.get("remainingItemCount"),
         )
-        return respond(request, 200, table)
+        if convert or printer.ordered or not page.items:
+            return respond(request, 200, table)
+        # Everything but the rows first, then the rows in batches: cells from slimmed objects decoded one
+        # at a time, each row embedding the cached JSON as it is.
+        table["rows"] = []
+        return await _stream(request, orjson.dumps(table)[:-2], _table_rows(printer, page.items, now, include), b"]}")
     if fmt.kind == "partial":
+        if convert:
+            items: list[Any] = [partial(ctx.store.served_obj(res, co)) for co in page.items]
+        else:
+            items = [_partial_json(co) for co in page.items]
         return respond(request, 200, {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-                                      "items": [partial(ctx.store.served_obj(res, co)) for co in page.items]})
+                                      "items": items})
     if fmt.kind == "yaml":
         return respond(request, 200, {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
                                       "items": [ctx.store.served_obj(res, co) for co in page.items]})
     head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})
+    pieces = ((ctx.store.served(res, co),) for co in page.items) if convert else (co.parts for co in page.items)
+    return await _stream(request, head[:-1] + b',"items":[', pieces, b"]}")
+
+
+async def _stream(request: web.Request, head: bytes, items: Iterator[tuple[bytes, ...]], tail: bytes) -> web.StreamResponse:
+    """A 200 JSON response `head`, the items (each given as pieces) joined by commas, `tail`; written in
+    ~1 MiB pieces, so a 10k-object list never exists as one buffer."""
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    # Streamed in ~1 MiB pieces: a 10k-pod list never exists as one buffer.
-    parts: list[bytes] = [head[:-1] + b',"items":[']
+    parts: list[bytes] = [head]
     size = 0
-    for i, co in enumerate(page.items):
-        data = ctx.store.served(res, co)
-        parts.append(data if i == 0 else b"," + data)
-        size += len(data)
+    for i, pieces in enumerate(items):
+        if i:
+            parts.append(b",")
+        parts += pieces
+        size += sum(map(len, pieces))
         if size >= LIST_CHUNK_BYTES:
             await response.write(b"".join(parts))
             parts, size = [], 0
-    parts.append(b"]}")
+    parts.append(tail)
     await response.write(b"".join(parts))
     await response.write_eof()
     return response
+
+
+def _table_rows(printer: printers.Printer, items: list[CachedObject], now: float, include: str) -> Iterator[tuple[bytes, ...]]:
+    """The JSON of each Table row of `items`, built TABLE_BATCH rows at a time."""
+    for start in range(0, len(items), TABLE_BATCH):
+        batch = items[start:start + TABLE_BATCH]
+        rows = printers.table(printer, (co.slim() for co in batch), now=now, include_object=include,
+                              with_columns=False, row_objects=_row_objects(batch, include))["rows"]
+        yield (orjson.dumps(rows)[1:-1],)
+
+
+def _row_objects(items: list[CachedObject], include_object: str) -> Iterator[Any]:
+    """What each Table row embeds, as the cached JSON: the object, or its metadata."""
+    if include_object == "Object":
+        return (orjson.Fragment(co.data) for co in items)
+    if include_object == "None":
+        return (None for _ in items)
+    return (orjson.Fragment(co.metadata_json()) for co in items)
+
+
+def _partial_json(co: CachedObject) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": orjson.Fragment(co.metadata_json())}
 
 
 async def handle_get(ctx: Context, request: web.Request, res: Resource, namespace: str, name: str) -> web.StreamResponse:
@@ -267,7 +315,7 @@ async def handle_watch(ctx: Context, request: web.Request, res: Resource, namesp
     store = ctx.store
     cache = store.cache
     prefix = res.prefix(namespace)
-    match = store.matcher(opts) or (lambda co: True)
+    match = store.matcher(opts)
     rv = opts.resource_version
     initial = send_initial == "true" if send_initial is not None else rv in ("", "0")
     from_rev: int | None = None
@@ -308,16 +356,22 @@ async def handle_watch(ctx: Context, request: web.Request, res: Resource, namesp
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            try:
-                ev = await asyncio.wait_for(watcher.queue.get(), timeout=min(remaining, BOOKMARK_INTERVAL))
-            except TimeoutError:
-                if bookmarks and not pending_initial:
-                    await response.write(_bookmark(res, cache.revision))
-                continue
+            if watcher.queue.empty():
+                # One wakeup per batch: whatever queued meanwhile goes out in the same write below.
+                try:
+                    async with asyncio.timeout(min(remaining, BOOKMARK_INTERVAL)):
+                        ev = await watcher.queue.get()
+                except TimeoutError:
+                    if bookmarks and not pending_initial:
+                        await response.write(_bookmark(res, cache.revision))
+                    continue
+            else:
+                ev = watcher.queue.get_nowait()
             if ev is None:
                 break
             initial_left -= 1
-            chunk = [encoder.encode(ev)]
+            encode = _frame if encoder.plain else encoder.encode
+            chunk = [encode(ev)]
             size = len(chunk[0])
             while not watcher.queue.empty() and size < WRITE_BATCH_BYTES and not (pending_initial and initial_left <= 0):
                 initial_left -= 1
@@ -325,8 +379,9 @@ async def handle_watch(ctx: Context, request: web.Request, res: Resource, namesp
                 if nxt is None:
                     watcher.closed = True
                     break
-                chunk.append(encoder.encode(nxt))
-                size += len(chunk[-1])
+                line = encode(nxt)
+                chunk.append(line)
+                size += len(line)
             await response.write(b"".join(chunk) if len(chunk) > 1 else chunk[0])
             if watcher.closed and watcher.queue.empty():
                 break
@@ -344,6 +399,10 @@ def _bookmark(res: Resource, rev: int, *, initial_end: bool = False) -> bytes:
     return orjson.dumps({"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}}) + b"\n"
 
 
+def _frame(ev: WatchEvent) -> bytes:
+    return ev.obj.frame(ev.type)
+
+
 class _Encoder:
     def __init__(self, ctx: Context, res: Resource, fmt: Format, include_object: str) -> None:
         self.ctx = ctx
@@ -351,6 +410,8 @@ class _Encoder:
         self.fmt = fmt
         self.include_object = include_object
         self.first = True
+        # JSON of the stored version: every watcher writes the cache's shared frame of the event.
+        self.plain = fmt.kind in ("json", "yaml") and not (res.strategy is not None and res.strategy.needs_conversion)
 
     def encode(self, ev: WatchEvent) -> bytes:
         store = self.ctx.store
@@ -358,12 +419,21 @@ class _Encoder:
             if self.res.strategy is not None and self.res.strategy.needs_conversion:
                 return _event_bytes(ev.type, store.served(self.res, ev.obj))
             return ev.obj.frame(ev.type)
-        obj = store.served_obj(self.res, ev.obj)
-        if self.fmt.kind == "partial":
-            return orjson.dumps({"type": ev.type, "object": partial(obj)}) + b"\n"
-        assert self.res.strategy is not None
-        table = printers.table(self.res.strategy.printer, [obj], now=self.ctx.clock(), include_object=self.include_object,
-                               resource_version=str(ev.rv), with_columns=self.first)
+        strategy = self.res.strategy
+        assert strategy is not None
+        if not strategy.needs_conversion and (self.fmt.kind == "partial" or not strategy.printer.ordered):
+            # From the cached bytes: the metadata as it is, cells from the object without managedFields.
+            if self.fmt.kind == "partial":
+                return orjson.dumps({"type": ev.type, "object": _partial_json(ev.obj)}) + b"\n"
+            table = printers.table(strategy.printer, [ev.obj.slim()], now=self.ctx.clock(), include_object=self.include_object,
+                                   resource_version=str(ev.rv), with_columns=self.first,
+                                   row_objects=_row_objects([ev.obj], self.include_object))
+        else:
+            obj = store.served_obj(self.res, ev.obj)
+            if self.fmt.kind == "partial":
+                return orjson.dumps({"type": ev.type, "object": partial(obj)}) + b"\n"
+            table = printers.table(strategy.printer, [obj], now=self.ctx.clock(), include_object=self.include_object,
+                                   resource_version=str(ev.rv), with_columns=self.first)
         self.first = False
         return orjson.dumps({"type": ev.type, "object": table}) + b"\n"
 
@@ -386,7 +456,9 @@ async def handle_create(ctx: Context, request: web.Request, res: Resource, names
         raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
     if not m.get("name") and not m.get("generateName"):
         raise errors.invalid(res.kind, res.group, "", [errors.required("metadata.name", "name or generateName is required")])
-    obj = await ctx.store.create(res, namespace, body, opts)
+    obj, served = await ctx.store.create_with_body(res, namespace, body, opts)
+    if served is not None and request["format"].kind == "json":
+        return respond_raw(201, served, warnings)
     return respond_object(ctx, request, res, 201, obj, warnings)
 
 

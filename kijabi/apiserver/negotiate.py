@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from kijabi.machinery import errors
@@ -20,6 +21,12 @@ def parse_accept(accept: str | None) -> Format:
     """Pick the first acceptable type of the Accept header (protobuf is answered with JSON)."""
     if not accept:
         return JSON
+    return _parse_accept(accept)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_accept(accept: str) -> Format:
+    # Clients send the same few headers on every request: remember the answers (errors are not kept).
     saw_unsupported_as = ""
     for part in accept.split(","):
         fields = [f.strip() for f in part.split(";")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -84,6 +85,47 @@ class DeleteResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+class _Uids:
+    """Random (version 4) UUIDs as `uuid.uuid4()` makes them, from one `os.urandom` call per 256:
+    reading the kernel's random source releases the GIL, which a busy server then waits to get back
+    from the storage writer thread on every create."""
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._pool = bytearray()
+        self._pid = 0
+
+    def __call__(self) -> str:
+        pool = self._pool
+        if len(pool) < 16 or self._pid != os.getpid():  # a forked child must not reuse the parent's bytes
+            pool = self._pool = bytearray(os.urandom(16 * self.BATCH))
+            self._pid = os.getpid()
+        b = pool[-16:]
+        del pool[-16:]
+        b[6] = (b[6] & 0x0F) | 0x40  # version 4
+        b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = b.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+new_uid = _Uids()
+
+_TIMES: dict[int, str] = {}
+
+
+def rfc3339(ts: float) -> str:
+    """`meta.rfc3339`, remembered for the current second (every write in it asks for the same text)."""
+    second = int(ts)
+    text = _TIMES.get(second)
+    if text is None:
+        text = meta.rfc3339(second)
+        if len(_TIMES) > 64:
+            _TIMES.clear()
+        _TIMES[second] = text
+    return text
+
+
 def _too_large(res: Resource) -> errors.StatusError:
     return errors.StatusError(413, "RequestEntityTooLarge", "etcdserver: request is too large")
 
@@ -94,6 +136,7 @@ class Store:
         self.cache = cache
         self.registry = registry
         self.clock = clock
+        self._active_namespaces: dict[str, int] = {}  # namespace key -> revision seen active (creates allowed)
 
     # -- encoding -----------------------------------------------------------------------------------
 
@@ -240,6 +283,8 @@ class Store:
             return
         key = f"/registry/namespaces/{namespace}"
         co = self.cache.get(key)
+        if co is not None and self._active_namespaces.get(key) == co.rv:
+            return  # this very revision of the namespace was seen active
         ns: dict[str, Any] | None = co.obj() if co else None
         if ns is None:
             kv = await self.storage.get(key)
@@ -253,10 +298,20 @@ class Store:
                 details={"causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated", "field": "metadata.namespace"}],
                          "kind": res.plural, "group": res.group or None},
             )
+        if co is not None:
+            if len(self._active_namespaces) >= 4096:
+                self._active_namespaces.clear()
+            self._active_namespaces[key] = co.rv
 
     # -- create -------------------------------------------------------------------------------------
 
     async def create(self, res: Resource, namespace: str, obj: dict[str, Any], opts: WriteOptions) -> dict[str, Any]:
+        return (await self.create_with_body(res, namespace, obj, opts))[0]
+
+    async def create_with_body(self, res: Resource, namespace: str, obj: dict[str, Any],
+                               opts: WriteOptions) -> tuple[dict[str, Any], bytes | None]:
+        """`create`, plus the created object's JSON as a GET serves it, made from the stored bytes
+        (None for dry runs and for resources served in another version than the stored one)."""
         strategy = res.strategy
         assert strategy is not None
         m = meta.metadata(obj)
@@ -268,8 +323,8 @@ class Store:
             m.pop("namespace", None)
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             m.pop(k, None)
-        m["uid"] = meta.new_uid()
-        m["creationTimestamp"] = meta.rfc3339(self.clock())
+        m["uid"] = new_uid()
+        m["creationTimestamp"] = rfc3339(self.clock())
         strategy.prepare_for_create(obj)
         generated = not m.get("name") and bool(m.get("generateName"))
         await self.check_namespace(res, namespace)
@@ -283,21 +338,23 @@ class Store:
                 self._validate(res, obj, None)
                 managed = update_managed_fields(
                     None, obj, manager=opts.field_manager, operation=opts.operation, schema=res.schema,
-                    api_version=res.api_version, now=meta.rfc3339(self.clock()), subresource=opts.subresource,
+                    api_version=res.api_version, now=rfc3339(self.clock()), subresource=opts.subresource,
                     reset_paths=strategy.reset_paths(opts.subresource),
                 )
                 if opts.dry_run:
-                    return managed
+                    return managed, None
                 if attempt == 0 and res.namespaced:
                     await self._admit_quota(res, namespace, managed)
+                data = self.encode(res, managed)
                 try:
-                    kv = await self.storage.create(self._key(res, namespace, m["name"]), self.encode(res, managed))
+                    kv = await self.storage.create(self._key(res, namespace, m["name"]), data)
                 except KeyExists:
                     if generated and attempt + 1 < MAX_GENERATE_ATTEMPTS:
                         continue
                     raise errors.already_exists(res.plural, res.group, m["name"]) from None
                 managed["metadata"]["resourceVersion"] = str(kv.mod_revision)
-                return managed
+                served = None if strategy.needs_conversion else with_resource_version(data, kv.mod_revision)
+                return managed, served
             raise errors.already_exists(res.plural, res.group, m.get("name", ""))
         except BaseException:
             await strategy.after_create_failed(self, obj)
@@ -419,7 +476,7 @@ class Store:
                 self._validate(res, new, old)
             new = update_managed_fields(
                 old, new, manager=opts.field_manager, operation=opts.operation, schema=res.schema,
-                api_version=res.api_version, now=meta.rfc3339(self.clock()), subresource=opts.subresource,
+                api_version=res.api_version, now=rfc3339(self.clock()), subresource=opts.subresource,
                 reset_paths=strategy.reset_paths(opts.subresource),
             )
             new["metadata"]["resourceVersion"] = om_rv

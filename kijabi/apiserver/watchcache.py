@@ -2,8 +2,11 @@
 
 The cache lists everything under `/registry/` once, then follows one store watch. Every event is
 decoded once, gets its `resourceVersion`, and is serialized once (`CachedObject.data`); lists are built
-by joining those bytes and watchers get the same bytes. Objects are kept as bytes (not dicts), so 10k
-pods cost about their JSON size.
+by joining those bytes and watchers get the same bytes. Objects are kept as bytes (not dicts), with the
+large managedFields documents that many objects have in common stored once (`CachedObject`), so 10k
+pods cost less than their JSON size. Readers decode only what they need: `obj()` the whole object,
+`slim()` all but managedFields (Table cells), `metadata_json()` the metadata as bytes (Table rows,
+PartialObjectMetadata).
 
 Objects are grouped in buckets by storage prefix (`/registry/pods/`, `/registry/services/specs/`,
 `/registry/<crd group>/<plural>/`), so a list touches only its resource.
@@ -25,6 +28,7 @@ import asyncio
 import collections
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 50_000
 HISTORY = 20_000
 _FRAME_CACHE = 512
+_SHARE_MIN = 256  # smaller fieldsV1 documents are not worth sharing
+_SHARED_MIN_LIMIT = 1024
 _FRAMES: collections.OrderedDict[tuple[str, int, str], bytes] = collections.OrderedDict()
 
 FieldsFn = Callable[[dict[str, Any]], dict[str, str]]
@@ -50,15 +56,39 @@ class TooOld(Exception):
         self.oldest = oldest
 
 
-@dataclass(slots=True)
 class CachedObject:
-    key: str
-    rv: int
-    data: bytes  # the object's JSON, resourceVersion included
-    name: str
-    namespace: str
-    labels: dict[str, str]
-    fields: dict[str, str]
+    """One object as the cache holds it: its served JSON bytes plus what selection needs.
+
+    `data` is the object's JSON exactly as served (resourceVersion included). It is kept in `parts`,
+    pieces whose concatenation is `data`: large managedFields `fieldsV1` documents, identical across
+    the many objects one manager writes the same way (every pod of a ReplicaSet), are shared pieces
+    (see `WatchCache`), so 10k pods do not hold 10k copies of them. `layout` locates `metadata` and
+    `,"managedFields":[...]` in `data` (0 when unknown), so a Table row or a PartialObjectMetadata
+    needs no decoding of the whole object. Instances are shared: readers must not change them (only
+    `WatchCache.set_fields` replaces `fields`).
+    """
+
+    __slots__ = ("fields", "key", "labels", "layout", "name", "namespace", "parts", "rv")
+
+    def __init__(self, key: str, rv: int, data: bytes | tuple[bytes, ...], name: str, namespace: str,
+                 labels: dict[str, str], fields: dict[str, str], layout: int = 0) -> None:
+        self.key = key
+        self.rv = rv
+        self.parts: tuple[bytes, ...] = (data,) if isinstance(data, bytes) else data
+        self.name = name
+        self.namespace = namespace
+        self.labels = labels
+        self.fields = fields
+        self.layout = layout
+
+    def __repr__(self) -> str:
+        return f"CachedObject({self.key!r}, rv={self.rv})"
+
+    @property
+    def data(self) -> bytes:
+        """The object's JSON, resourceVersion included (one buffer)."""
+        parts = self.parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def frame(self, etype: str) -> bytes:
         """`{"type":..,"object":..}\n` for this object. Every watcher of one event gets the same bytes:
@@ -67,7 +97,7 @@ class CachedObject:
         key = (self.key, self.rv, etype)
         line = _FRAMES.get(key)
         if line is None:
-            line = _FRAMES[key] = b'{"type":"' + etype.encode() + b'","object":' + self.data + b"}\n"
+            line = _FRAMES[key] = b"".join((b'{"type":"', etype.encode(), b'","object":', *self.parts, b"}\n"))
             if len(_FRAMES) > _FRAME_CACHE:
                 _FRAMES.popitem(last=False)
         return line
@@ -76,6 +106,55 @@ class CachedObject:
         """A fresh, private dict of the object (callers may change it)."""
         result: dict[str, Any] = orjson.loads(self.data)
         return result
+
+    def metadata_json(self) -> bytes:
+        """The JSON of the object's `metadata` (managedFields included), without decoding the object."""
+        start, end = self.layout & _MASK, (self.layout >> 32) & _MASK
+        if not end:
+            return orjson.dumps(self.obj().get("metadata") or {})
+        return self.data[start:end]
+
+    def slim(self) -> dict[str, Any]:
+        """A fresh dict of the object without `metadata.managedFields`: what printers read, at about half
+        the decoding cost of `obj()` for objects that managers wrote."""
+        start, end = (self.layout >> 64) & _MASK, self.layout >> 96
+        if not end:
+            obj = self.obj()
+            meta = obj.get("metadata")
+            if isinstance(meta, dict):
+                meta.pop("managedFields", None)
+            return obj
+        data = self.data
+        result: dict[str, Any] = orjson.loads(data[:start] + data[end:])
+        return result
+
+
+_MASK = 0xFFFFFFFF
+
+
+def layout_of(data: bytes, meta: dict[str, Any]) -> int:
+    """`CachedObject.layout` for `data` whose metadata, in the order `data` has its keys, is `meta`.
+
+    Offsets are checked against the bytes (orjson writes a dict the same way every time), so a
+    mismatch only costs the fast paths (0: unknown), never correctness."""
+    i = data.find(_META, 0, 512)
+    if i < 0 or not _HEAD.fullmatch(data, 0, i):
+        return 0
+    start = i + len(_META) - 1
+    encoded = orjson.dumps(meta)
+    if not data.startswith(encoded, start):
+        return 0
+    end = start + len(encoded)
+    layout = start | end << 32
+    managed = meta.get("managedFields")
+    if managed:
+        # `,"managedFields":` followed by an array can only be a key of metadata itself: inside a string
+        # every quote is escaped, and no other object under metadata has such a key.
+        piece = b',"managedFields":' + orjson.dumps(managed)
+        j = data.find(piece, start, end)
+        if j > 0:
+            layout |= j << 64 | (j + len(piece)) << 96
+    return layout
 
 
 @dataclass(slots=True)
@@ -150,19 +229,66 @@ class Bucket:
         return prev
 
 
-class Watcher:
-    """One client's watch. `filter` decides membership; events are queued as WatchEvents."""
+class EventQueue:
+    """What a watcher's single consumer reads: `asyncio.Queue`'s get/get_nowait/put_nowait/qsize/empty
+    without its task bookkeeping (a deque and at most one waiting future), since fan-out puts every
+    event into every watcher's queue."""
 
-    def __init__(self, cache: WatchCache, bucket: Bucket, prefix: str, filter: Callable[[CachedObject], bool]) -> None:
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: collections.deque[WatchEvent | None] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: WatchEvent | None) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def get_nowait(self) -> WatchEvent | None:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    async def get(self) -> WatchEvent | None:
+        """The next item, waiting for one (one consumer at a time; cancelling loses nothing)."""
+        while not self._items:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        return self._items.popleft()
+
+
+class Watcher:
+    """One client's watch. `filter` decides membership (None: everything under `prefix`); events are
+    queued as WatchEvents."""
+
+    def __init__(self, cache: WatchCache, bucket: Bucket, prefix: str,
+                 filter: Callable[[CachedObject], bool] | None) -> None:
         self.cache = cache
         self.bucket = bucket
         self.prefix = prefix
         self.filter = filter
-        self.queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
+        self.queue = EventQueue()
         self.closed = False
 
     def offer(self, ev: WatchEvent) -> None:
         if self.closed or not ev.obj.key.startswith(self.prefix):
+            return
+        if self.filter is None:
+            self._push(ev)
             return
         now_in = self.filter(ev.obj) if ev.type != "DELETED" else False
         was_in = ev.prev is not None and self.filter(ev.prev)
@@ -179,7 +305,7 @@ class Watcher:
             self._push(WatchEvent("DELETED", ev.rv, ev.obj, ev.prev))
 
     def _push(self, ev: WatchEvent) -> None:
-        if self.queue.qsize() >= MAX_PENDING:
+        if len(self.queue._items) >= MAX_PENDING:
             log.warning("closing slow watcher on %s (%d events pending)", self.prefix, MAX_PENDING)
             self.close()
             return
@@ -203,6 +329,8 @@ class WatchCache:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self._shared: dict[bytes, bytes] = {}  # fieldsV1 documents, see CachedObject
+        self._shared_limit = _SHARED_MIN_LIMIT
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -293,19 +421,65 @@ class WatchCache:
     def _decode(self, key: str, value: bytes, rv: int) -> CachedObject:
         obj = orjson.loads(value)
         meta = obj.setdefault("metadata", {})
-        meta["resourceVersion"] = str(rv)
         b = self._bucket(key)
-        data = with_resource_version(value, rv) or orjson.dumps(obj)
-        return CachedObject(
-            key, rv, data, meta.get("name", ""), meta.get("namespace", ""), meta.get("labels") or {}, b.fields_fn(obj),
-        )
+        data = with_resource_version(value, rv) if isinstance(meta, dict) and "resourceVersion" not in meta else None
+        if data is not None:
+            # The bytes now start metadata with resourceVersion; so does the dict their layout is checked with.
+            served_meta = {"resourceVersion": str(rv), **meta}
+            obj["metadata"] = meta = served_meta
+        else:
+            meta["resourceVersion"] = str(rv)
+            data = orjson.dumps(obj)
+        return self._cached(key, rv, data, obj, b.fields_fn(obj))
 
     def _with_rv(self, co: CachedObject, rv: int) -> CachedObject:
         if co.rv == rv:
             return co
         obj = co.obj()
         obj["metadata"]["resourceVersion"] = str(rv)
-        return CachedObject(co.key, rv, orjson.dumps(obj), co.name, co.namespace, co.labels, co.fields)
+        return self._cached(co.key, rv, orjson.dumps(obj), obj, co.fields)
+
+    def _cached(self, key: str, rv: int, data: bytes, obj: dict[str, Any], fields: dict[str, str]) -> CachedObject:
+        """The CachedObject of `obj`, whose JSON is `data`, with large fieldsV1 documents shared."""
+        meta = obj["metadata"]
+        layout = layout_of(data, meta)
+        parts: bytes | tuple[bytes, ...] = data
+        managed = meta.get("managedFields") if layout >> 96 else None
+        if managed:
+            pieces: list[bytes] = []
+            pos = (layout >> 64) & _MASK
+            last = 0
+            for entry in managed:
+                doc = entry.get("fieldsV1") if isinstance(entry, dict) else None
+                if not isinstance(doc, dict):
+                    continue
+                encoded = orjson.dumps(doc)
+                if len(encoded) < _SHARE_MIN:
+                    continue
+                at = data.find(b'"fieldsV1":' + encoded, pos, layout >> 96)
+                if at < 0:
+                    continue
+                at += len(b'"fieldsV1":')
+                pieces.append(data[last:at])
+                pieces.append(self._share(encoded))
+                last = pos = at + len(encoded)
+            if pieces:
+                pieces.append(data[last:])
+                parts = tuple(pieces)
+        namespace = meta.get("namespace", "")
+        return CachedObject(key, rv, parts, meta.get("name", ""), sys.intern(namespace) if namespace else "",
+                            meta.get("labels") or {}, fields, layout)
+
+    def _share(self, piece: bytes) -> bytes:
+        """The one copy of `piece` that cached objects share."""
+        shared = self._shared.setdefault(piece, piece)
+        if len(self._shared) > self._shared_limit:
+            # Drop pieces no cached object uses any more (referenced only by this dict: key and value,
+            # plus the loop variable and getrefcount's argument).
+            for unused in [p for p in self._shared if sys.getrefcount(p) <= 4]:
+                del self._shared[unused]
+            self._shared_limit = max(_SHARED_MIN_LIMIT, 2 * len(self._shared))
+        return shared
 
     def _apply_put(self, key: str, value: bytes, rv: int) -> tuple[CachedObject, CachedObject | None]:
         co = self._decode(key, value, rv)
@@ -361,8 +535,9 @@ class WatchCache:
         return b.objects.get(key) if b else None
 
     def watch(self, prefix: str, bucket: str, from_revision: int | None,
-              match: Callable[[CachedObject], bool]) -> Watcher:
-        """Register a watcher. `from_revision` None: start with ADDED events for the current state."""
+              match: Callable[[CachedObject], bool] | None) -> Watcher:
+        """Register a watcher. `from_revision` None: start with ADDED events for the current state.
+        `match` None: every object under `prefix`."""
         b = self.bucket(bucket)
         w = Watcher(self, b, prefix, match)
         if from_revision is None:

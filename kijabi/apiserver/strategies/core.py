@@ -10,6 +10,7 @@ from kijabi.apiserver.strategy import Strategy
 from kijabi.machinery import errors
 
 if TYPE_CHECKING:
+    from kijabi.apiserver.resources import Resource
     from kijabi.apiserver.store import Store
 
 
@@ -36,7 +37,8 @@ def _qos(pod: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-async def _admit_priority(store: Store, pod: dict[str, Any], spec: dict[str, Any]) -> None:
+async def _admit_priority(store: Store, pod: dict[str, Any], spec: dict[str, Any],
+                          memo: dict[tuple[tuple[str, int], ...], list[dict[str, Any]]]) -> None:
     """The Priority admission plugin: priority and preemptionPolicy from the PriorityClass."""
     classes = store.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
     assert classes is not None
@@ -52,8 +54,7 @@ async def _admit_priority(store: Store, pod: dict[str, Any], spec: dict[str, Any
         if pc is None:
             raise errors.forbidden("pods", "", pod["metadata"].get("name", ""), f"no PriorityClass with name {name} was found")
     else:
-        defaults = [co.obj() for co in store.cache.list(classes.storage_prefix, classes.storage_prefix)]
-        defaults = [d for d in defaults if d.get("globalDefault")]
+        defaults = _global_defaults(list(store.cache.list(classes.storage_prefix, classes.storage_prefix)), memo)
         if defaults:
             pc = min(defaults, key=lambda d: d.get("value", 0))
             spec["priorityClassName"] = pc["metadata"]["name"]
@@ -65,6 +66,20 @@ async def _admit_priority(store: Store, pod: dict[str, Any], spec: dict[str, Any
                                f"priority admission controller computed {value} from the given PriorityClass name")
     spec["priority"] = value
     spec["preemptionPolicy"] = policy
+
+
+def _global_defaults(cached: list[Any], memo: dict[tuple[tuple[str, int], ...], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The PriorityClasses marked globalDefault among `cached` (CachedObjects), remembered in `memo`
+    by the classes' keys and revisions: every pod create without a class asks, and the classes rarely
+    change. The dicts are shared: read-only."""
+    ident = tuple((co.key, co.rv) for co in cached)
+    hit = memo.get(ident)
+    if hit is None:
+        hit = [d for d in (co.obj() for co in cached) if d.get("globalDefault")]
+        if len(memo) >= 16:
+            memo.clear()
+        memo[ident] = hit
+    return hit
 
 
 _NOT_READY = "node.kubernetes.io/not-ready"
@@ -91,6 +106,11 @@ class PodStrategy(Strategy):
         "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
     )
 
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource)
+        # PriorityClass keys and revisions -> the global default classes among them (see _admit_priority).
+        self._default_classes: dict[tuple[tuple[str, int], ...], list[dict[str, Any]]] = {}
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj)
         obj["status"] = {"phase": "Pending", "qosClass": _qos(obj)}
@@ -104,7 +124,7 @@ class PodStrategy(Strategy):
 
     async def admit_create(self, store: Store, obj: dict[str, Any], *, dry_run: bool) -> None:
         spec = obj.setdefault("spec", {})
-        await _admit_priority(store, obj, spec)
+        await _admit_priority(store, obj, spec, self._default_classes)
         _default_toleration_seconds(spec)
         if spec.get("schedulingGates"):
             obj.setdefault("status", {})["conditions"] = [{

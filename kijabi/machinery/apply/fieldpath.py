@@ -153,6 +153,27 @@ def sorted_elements(elements: Iterable[str]) -> list[str]:
     return sorted(elements, key=_element_order)
 
 
+def ordered_elements(elements: Iterable[str]) -> list[str]:
+    """`sorted_elements`, fast for the common case of field elements only (their text order is
+    upstream's order); ties in the value order keep their text order."""
+    keys = sorted(elements)
+    if len(keys) > 1 and keys[-1][0] != "f":  # some k:, v: or i: elements: they need their value order
+        keys = sorted_elements(keys)
+    return keys
+
+
+def ordered_node(node: Node) -> Node:
+    """`node` with its children in serialization order ("." first); `node` itself when it already is."""
+    keys = [k for k in node if k != SELF]
+    ordered = ordered_elements(keys)
+    if ordered == keys and (SELF not in node or next(iter(node)) == SELF):
+        return node
+    out: Node = {SELF: {}} if SELF in node else {}
+    for k in ordered:
+        out[k] = node[k]
+    return out
+
+
 def element_string(e: str) -> str:
     """An element as upstream prints it in paths: `.name`, `[name="c"]`, `[="x"]`, `[3]`."""
     kind = e[0]
@@ -186,9 +207,9 @@ def _with_self(node: Node) -> Node:
     return out
 
 
-def _union(a: Node, b: Node) -> Node:
+def _union(a: Node, b: Node, ordered: bool = False) -> Node:
     """Union of two child nodes (or two non-empty roots, which never hold "."). Returns `a` itself
-    when `b` adds nothing to it."""
+    when `b` adds nothing to it. With `ordered` (both in serialization order), so is the result."""
     if a is b:
         return a
     if not b:  # b is a member leaf
@@ -196,20 +217,28 @@ def _union(a: Node, b: Node) -> Node:
     if not a:
         return _with_self(b)
     out: Node | None = None
+    grown = False
     for k, vb in b.items():
         if k == SELF:
             if SELF not in a:
                 if out is None:
                     out = dict(a)
                 out[SELF] = {}
+                grown = True
             continue
         va = a.get(k)
-        merged = vb if va is None else _union(va, vb)
+        if va is None:
+            merged = vb
+            grown = True
+        else:
+            merged = _union(va, vb, ordered)
         if merged is not va:
             if out is None:
                 out = dict(a)
             out[k] = merged
-    return a if out is None else out
+    if out is None:
+        return a
+    return ordered_node(out) if ordered and grown else out
 
 
 def _difference(a: Node, b: Node, root: bool) -> Node | None:
@@ -324,12 +353,7 @@ def _sorted_copy(node: Node) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if SELF in node:
         out[SELF] = {}
-    keys = [k for k in node if k != SELF]
-    if len(keys) > 1:
-        keys.sort()
-        if keys[-1][0] != "f":  # some k:, v: or i: elements: they need their value order
-            keys = sorted_elements(keys)
-    for k in keys:
+    for k in ordered_elements(k for k in node if k != SELF):
         child = node[k]
         out[k] = _sorted_copy(child) if child else {}
     return out
@@ -497,7 +521,8 @@ class FieldSet:
             return self
         if not self._root:
             return other
-        return self._derived(_union(self._root, other._root))
+        ordered = self._sorted and other._sorted
+        return self._derived(_union(self._root, other._root, ordered), ordered)
 
     def difference(self, other: FieldSet) -> FieldSet:
         """Members of self that are not members of other (a parent minus a child stays the parent)."""

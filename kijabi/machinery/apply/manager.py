@@ -17,6 +17,7 @@ metadata paths nobody ever owns. Manager identifiers are upstream's JSON form, e
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -34,7 +35,7 @@ from kijabi.machinery.apply.merge import (
     apply_fields,
     update_fields,
 )
-from kijabi.machinery.apply.typed import _ABSENT, compare, to_set, validate
+from kijabi.machinery.apply.typed import _ABSENT, changed, compare, to_set, validate
 from kijabi.machinery.errors import StatusError, bad_request, internal
 from kijabi.machinery.schema import Schema
 
@@ -78,6 +79,7 @@ class _Managed(NamedTuple):
 # --- manager names and identifiers ----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def manager_from_user_agent(user_agent: str) -> str:
     """The manager name of a write without `fieldManager`: the User-Agent up to its first `/`,
     unprintable characters dropped, cut to 128 bytes (`kubectl/v1.32.0 (linux/amd64)` -> `kubectl`)."""
@@ -218,6 +220,7 @@ def decode_managed_fields(entries: Any) -> _Managed:
     return _Managed(managers, times)
 
 
+@functools.lru_cache(maxsize=1024)
 def _seconds(t: str | None) -> float:
     if not t:
         return 0
@@ -246,6 +249,12 @@ def encode_managed_fields(managers: Managers, times: dict[str, str | None]) -> l
         if info.get("subresource"):
             entry["subresource"] = info["subresource"]
         entries.append(entry)
+    if len(entries) > 1:
+        _sort_entries(entries)
+    return entries
+
+
+def _sort_entries(entries: list[dict[str, Any]]) -> None:
     entries.sort(
         key=lambda e: (
             e["operation"],
@@ -255,7 +264,6 @@ def encode_managed_fields(managers: Managers, times: dict[str, str | None]) -> l
             e.get("subresource", ""),
         )
     )
-    return entries
 
 
 def _is_reset(raw: Any) -> bool:
@@ -281,6 +289,16 @@ def _decode_or_empty(raw: Any) -> _Managed:
         return _Managed({}, {})
 
 
+def _same_json(a: Any, b: Any) -> bool:
+    """`a == b`, quick for the usual case: a client sending back the managedFields it was given."""
+    try:
+        if orjson.dumps(a) == orjson.dumps(b):
+            return True
+    except TypeError:
+        pass
+    return bool(a == b)
+
+
 def _live_or_new(old: dict[str, Any] | None, new: dict[str, Any], subresource: bool) -> _Managed:
     """Whose managedFields a write starts from (upstream decodeLiveOrNew)."""
     live_raw = _managed_fields_of(old)
@@ -289,7 +307,7 @@ def _live_or_new(old: dict[str, Any] | None, new: dict[str, Any], subresource: b
     new_raw = _managed_fields_of(new)
     if _is_reset(new_raw):
         return _Managed({}, {})
-    if new_raw is live_raw or (new_raw == live_raw and new_raw is not None):
+    if new_raw is live_raw or (new_raw is not None and _same_json(new_raw, live_raw)):
         return _decode_or_empty(live_raw)
     try:
         managed = decode_managed_fields(new_raw)
@@ -512,7 +530,9 @@ def update_managed_fields(
     returned as is (upstream records no Update after an apply), so one call site can serve all writes.
 
     The result is a new dict (with its own metadata), but nested values are shared with `new`
-    and `old`: treat it as read-only below metadata, or copy it.
+    and `old`: treat it as read-only below metadata, or copy it. The `fieldsV1` documents of its
+    managedFields may be shared with other results (field sets are immutable tries): never modify
+    them in place.
     """
     if operation == "Apply":
         return _with_own_metadata(new)
@@ -523,8 +543,19 @@ def update_managed_fields(
     if not managed.managers and old is not None:
         return result
     zero = _zero(schema, empty)
-    live = _typed_view(_without_managed_fields(old), zero) if old is not None else zero
     mid = manager_id(manager or "unknown", "Update", api_version, subresource)
+    if old is None and not managed.managers:
+        # A create that brings no managedFields: the writer owns what differs from the zero value.
+        # The same entry `_tracked_update` would record, without the other managers' bookkeeping.
+        owned = changed(zero, _typed_view(result, zero), schema)
+        reset = _reset_set(reset_paths)
+        if reset is not None:
+            owned = owned.recursive_difference(reset)
+        owned = owned.difference(STRIPPED)
+        if not owned.is_empty():
+            _store(result, _Managed({mid: VersionedSet(owned, api_version, False)}, {mid: now}))
+        return result
+    live = _typed_view(_without_managed_fields(old), zero) if old is not None else zero
     managed = _tracked_update(
         live, _typed_view(result, zero), managed, mid, api_version, schema, _reset_set(reset_paths), now
     )

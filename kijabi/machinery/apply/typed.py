@@ -29,6 +29,7 @@ from kijabi.machinery.apply.fieldpath import (
     is_member,
     key_element,
     make_node,
+    ordered_elements,
     path_string,
     value_element,
 )
@@ -295,16 +296,21 @@ def to_set(obj: Any, s: Schema | None) -> FieldSet:
 
 # --- Compare --------------------------------------------------------------------------------------
 
+_Out = tuple[Node, Node, Node]  # removed, modified, added
+
 
 def _everything(value: Any, s: Schema | None) -> Node:
-    """A member node holding `value` and every path below it (what appears or disappears)."""
+    """A member node holding `value` and every path below it (what appears or disappears), in
+    serialization order."""
     if type(value) is dict:
         if not value or atomic_map(s):
             return {}
-        out: Node = {}
-        for k, v in value.items():
-            out["f:" + k] = _everything(v, child_schema(s, k))
-        out[SELF] = {}
+        out: Node = {SELF: {}}
+        for k in sorted(value):
+            v = value[k]
+            tv = type(v)
+            # Scalars, nulls and empty containers are leaves whatever their schema.
+            out["f:" + k] = _everything(v, child_schema(s, k)) if (tv is dict or tv is list) and v else {}
         return out
     if type(value) is list and value:
         mode, keys = list_mode(s)
@@ -316,19 +322,59 @@ def _everything(value: Any, s: Schema | None) -> Node:
         for pe in pes:
             if pe is not None:
                 counts[pe] = counts.get(pe, 0) + 1
-        out = {}
-        for pe, item in zip(pes, value, strict=True):
-            if pe is None or pe in out:
-                continue
-            out[pe] = {} if counts[pe] > 1 else _everything(item, item_s)
-        if not out:
+        if not counts:
             return {}
-        out[SELF] = {}
+        children: Node = {}
+        for pe, item in zip(pes, value, strict=True):
+            if pe is None or pe in children:
+                continue
+            ti = type(item)
+            if counts[pe] == 1 and (ti is dict or ti is list) and item:
+                children[pe] = _everything_of_item(item, item_s)
+            else:
+                children[pe] = {}
+        out = {SELF: {}}
+        for pe in ordered_elements(children):
+            out[pe] = children[pe]
         return out
     return {}
 
 
-_Out = tuple[Node, Node, Node]  # removed, modified, added
+_ITEM_NODES: dict[bytes, tuple[Schema | None, Node]] = {}
+_ITEM_NODES_LIMIT = 1024
+_ITEM_BYTES_LIMIT = 8192
+
+
+def _everything_of_item(item: Any, s: Schema | None) -> Node:
+    """`_everything` of one list item, remembered by the item's JSON text: the items of a workload's
+    pods (containers, env, ports, volumes) repeat from object to object. Nodes are never mutated (see
+    `fieldpath`), so a hit is shared, not copied: equal JSON text means an equal field set."""
+    try:
+        text = orjson.dumps(item)
+    except TypeError:
+        return _everything(item, s)
+    if len(text) > _ITEM_BYTES_LIMIT:
+        return _everything(item, s)
+    hit = _ITEM_NODES.get(text)
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    node = _everything(item, s)
+    if len(_ITEM_NODES) >= _ITEM_NODES_LIMIT:
+        _ITEM_NODES.clear()
+    _ITEM_NODES[text] = (s, node)
+    return node
+
+
+def _reorder(out: _Out) -> None:
+    """Put the nodes `_compare_map` / `_compare_list` filled in serialization order, in place."""
+    for node in out:
+        if len(node) > 1:
+            keys = list(node)
+            ordered = ordered_elements(keys)
+            if ordered != keys:
+                items = [(k, node[k]) for k in ordered]
+                node.clear()
+                node.update(items)
 
 
 def _compare_child(element: str, lv: Any, rv: Any, s: Schema | None, out: _Out) -> None:
@@ -367,9 +413,12 @@ def _compare_map(lhs: dict[str, Any], rhs: dict[str, Any], s: Schema | None, out
         elif lv is not rv and not equal(lv, rv):
             _compare_child("f:" + k, lv, rv, child_schema(s, k), out)
     if len(rhs) > len(lhs) or any(k not in lhs for k in rhs):
+        added = out[2]
         for k, rv in rhs.items():
             if k not in lhs:
-                out[2]["f:" + k] = _everything(rv, child_schema(s, k))
+                tv = type(rv)
+                added["f:" + k] = _everything(rv, child_schema(s, k)) if (tv is dict or tv is list) and rv else {}
+    _reorder(out)
 
 
 def _group(items: list[Any], pes: list[str | None], order: dict[str, None]) -> dict[str, list[Any]]:
@@ -403,7 +452,7 @@ def _compare_list(
             elif ll:
                 removed[pe] = _everything(ll[0], item_s)
             else:
-                added[pe] = _everything(rl[0], item_s)
+                added[pe] = _everything_of_item(rl[0], item_s)
         elif len(ll) >= 2 and len(rl) >= 2:
             if len(ll) != len(rl) or not all(equal(a, b) for a, b in zip(ll, rl, strict=True)):
                 modified[pe] = {}
@@ -415,6 +464,7 @@ def _compare_list(
             if ll:
                 removed[pe] = _everything(ll[0], item_s)
             added[pe] = {}
+    _reorder(out)
 
 
 class Comparison:
@@ -453,7 +503,87 @@ def compare(old: dict[str, Any], new: dict[str, Any], s: Schema | None) -> Compa
     out: _Out = ({}, {}, {})
     if old is not new and not equal(old, new):
         _compare_map(old, new, s, out)
-    return Comparison(FieldSet(out[0]), FieldSet(out[1]), FieldSet(out[2]))
+    return Comparison(
+        FieldSet(out[0], _sorted=True), FieldSet(out[1], _sorted=True), FieldSet(out[2], _sorted=True)
+    )
+
+
+def _ordered(out: Node) -> Node:
+    if len(out) > 1:
+        keys = list(out)
+        ordered = ordered_elements(keys)
+        if ordered != keys:
+            return {k: out[k] for k in ordered}
+    return out
+
+
+def _changed_child(lv: Any, rv: Any, s: Schema | None) -> Node | None:
+    """`_compare_child`'s modified and added paths below one element, merged; None for none."""
+    tl, tr = type(lv), type(rv)
+    if tl is dict or tr is dict:
+        ld = lv if tl is dict else ({} if lv is None else None)
+        rd = rv if tr is dict else ({} if rv is None else None)
+        if ld is not None and rd is not None and (ld or rd) and not atomic_map(s):
+            return _changed_map(ld, rd, s) or None
+    elif tl is list or tr is list:
+        ll = lv if tl is list else ([] if lv is None else None)
+        rl = rv if tr is list else ([] if rv is None else None)
+        if ll is not None and rl is not None and (ll or rl):
+            mode, keys = list_mode(s)
+            if mode != ATOMIC:
+                return _changed_list(ll, rl, mode, keys, s.items if s is not None else None) or None
+    return {}
+
+
+def _changed_map(lhs: dict[str, Any], rhs: dict[str, Any], s: Schema | None) -> Node:
+    out: Node = {}
+    for k, rv in rhs.items():
+        lv = lhs.get(k, _ABSENT)
+        if lv is _ABSENT:
+            tv = type(rv)
+            out["f:" + k] = _everything(rv, child_schema(s, k)) if (tv is dict or tv is list) and rv else {}
+        elif lv is not rv and not equal(lv, rv):
+            node = _changed_child(lv, rv, child_schema(s, k))
+            if node is not None:
+                out["f:" + k] = node
+    return _ordered(out)
+
+
+def _changed_list(
+    lhs: list[Any], rhs: list[Any], mode: int, keys: tuple[str, ...], item_s: Schema | None
+) -> Node:
+    order: dict[str, None] = {}
+    lv = _group(lhs, _elements(lhs, mode, keys, item_s), order)
+    rv = _group(rhs, _elements(rhs, mode, keys, item_s), order)
+    out: Node = {}
+    for pe in order:
+        ll = lv.get(pe, [])
+        rl = rv.get(pe, [])
+        if len(ll) <= 1 and len(rl) <= 1:
+            if ll and rl:
+                if not equal(ll[0], rl[0]):
+                    node = _changed_child(ll[0], rl[0], item_s)
+                    if node is not None:
+                        out[pe] = node
+            elif rl:
+                out[pe] = _everything_of_item(rl[0], item_s)
+        elif len(ll) >= 2 and len(rl) >= 2:
+            if len(ll) != len(rl) or not all(equal(a, b) for a, b in zip(ll, rl, strict=True)):
+                out[pe] = {}
+        elif len(ll) >= 2:
+            if rl:
+                out[pe] = _everything(rl[0], item_s)
+        else:
+            out[pe] = {}
+    return _ordered(out)
+
+
+def changed(old: dict[str, Any], new: dict[str, Any], s: Schema | None) -> FieldSet:
+    """`compare(old, new, s)`'s modified and added paths as one set, in one walk: what a writer of
+    `new` takes ownership of."""
+    if old is new or equal(old, new):
+        return FieldSet()
+    return FieldSet(_changed_map(old, new, s), _sorted=True)
 
 
 # --- Merge ----------------------------------------------------------------------------------------

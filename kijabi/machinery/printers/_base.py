@@ -58,6 +58,11 @@ class Printer:
         """The row's `conditions` (Pods that finished), or None."""
         return self._conditions(obj) if self._conditions is not None else None
 
+    @property
+    def ordered(self) -> bool:
+        """Whether the printer sorts a list's rows (`order` is not the identity)."""
+        return self._order is not None
+
     def order(self, objects: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
         """The objects in row order (list order, except where upstream sorts)."""
         return self._order(objects) if self._order is not None else objects

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kijabi.machinery import errors
@@ -21,7 +21,7 @@ def check_include_object(value: str) -> None:
 
 def table(
     printer: Printer,
-    objects: Sequence[dict[str, Any]],
+    objects: Iterable[dict[str, Any]],
     *,
     now: float,
     include_object: str = "Metadata",
@@ -30,6 +30,7 @@ def table(
     remaining: int | None = None,
     with_columns: bool = True,
     api_version: str = "meta.k8s.io/v1",
+    row_objects: Iterable[Any] | None = None,
 ) -> dict[str, Any]:
     """The Table of `objects` (a list, or one object for a GET / watch event) as a JSON-ready dict.
 
@@ -40,26 +41,36 @@ def table(
       single GET or a watch event pass the object's resourceVersion.
     * `with_columns=False` is a watch event after the first one: `"columnDefinitions": null`.
     * `api_version` is the Table's group-version, `meta.k8s.io/v1` or `meta.k8s.io/v1beta1`.
+    * `row_objects`, one per object in the order of `objects`, replaces what a row embeds: the
+      object's metadata for `Metadata`, the object for `Object` (ignored for `None`). A caller that has
+      them already serialized passes them as `orjson.Fragment`s, and `objects` then only feed the
+      cells: they may be a generator of slimmed dicts, decoded one at a time (only for printers that
+      keep the list order, `printer.ordered` false).
 
     Rows keep the order of `objects` (FlowSchemas are sorted, as upstream does). The column list and
     its dicts are shared with the printer: serialize the result, do not mutate it.
     """
     check_include_object(include_object)
+    if row_objects is not None and printer.ordered:
+        raise ValueError("row_objects need a printer that keeps the list order")
+    embedded = iter(row_objects) if row_objects is not None else None
     rows: list[dict[str, Any]] = []
-    for obj in printer.order(objects):
+    ordered = printer.order(objects if isinstance(objects, Sequence) else list(objects)) if printer.ordered else objects
+    for obj in ordered:
         row: dict[str, Any] = {"cells": printer.cells(obj, now)}
         conditions = printer.row_conditions(obj)
         if conditions:
             row["conditions"] = conditions
+        given = next(embedded) if embedded is not None else None
         if include_object == "Object":
-            row["object"] = obj
+            row["object"] = obj if embedded is None else given
         elif include_object == "None":
             row["object"] = None
         else:
             row["object"] = {
                 "kind": "PartialObjectMetadata",
                 "apiVersion": api_version,
-                "metadata": obj.get("metadata") or {},
+                "metadata": (obj.get("metadata") or {}) if embedded is None else given,
             }
         rows.append(row)
     metadata: dict[str, Any] = {}

@@ -30,6 +30,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from kijabi.machinery.quantity import ERR_FORMAT_WRONG, parse_quantity
 from kijabi.machinery.schema import Schema
 
@@ -113,6 +115,10 @@ _PYTYPE = {_LEAF: None, _I32: int, _I64: int, _OBJ: dict, _ARR: list, _MAP: dict
 _TABLES: dict[Schema, dict[str, tuple[Schema, type | None, int]]] = {}
 _ELEMS: dict[Schema, tuple[Schema | None, int]] = {}
 _TABLES_MAX = 20000
+# List items (JSON text -> the item schema) known to decode without type errors or unknown fields.
+_CLEAN: dict[bytes, Schema] = {}
+_CLEAN_MAX = 1024
+_CLEAN_BYTES = 8192
 
 
 def _code(node: Schema) -> int:
@@ -287,11 +293,35 @@ class TypedWalk:
                 continue
             t = type(item)
             if code == _OBJ and t is dict:
-                self._fields(item, elem, f"{spath}[{i}]", gpath)
+                if self.track and len(self.unknown) < MAX_UNKNOWN:
+                    self._clean_item(item, elem, f"{spath}[{i}]", gpath)
+                else:
+                    self._fields(item, elem, f"{spath}[{i}]", gpath)
             elif code == _LEAF and t is str and elem.kind == "string":
                 continue
             else:
                 self._value(item, elem, f"{spath}[{i}]", gpath, snode)
+
+    def _clean_item(self, item: dict[str, Any], elem: Schema, spath: str, gpath: str) -> None:
+        """`_fields` of a list item, skipped for an item whose JSON text was already found to have no
+        type error and no unknown field under the same schema (the containers, env and ports of a
+        workload's pods repeat). Only used while unknown fields are tracked below the limit, so that
+        a clean walk is one that recorded nothing."""
+        try:
+            text = orjson.dumps(item)
+        except TypeError:
+            text = b""
+        if not text or len(text) > _CLEAN_BYTES:
+            self._fields(item, elem, spath, gpath)
+            return
+        if _CLEAN.get(text) is elem:
+            return
+        errors, unknown = len(self.errors), len(self.unknown)
+        self._fields(item, elem, spath, gpath)
+        if len(self.errors) == errors and len(self.unknown) == unknown:
+            if len(_CLEAN) >= _CLEAN_MAX:
+                _CLEAN.clear()
+            _CLEAN[text] = elem
 
     def _map(self, val: dict[str, Any], node: Schema, spath: str, gpath: str, snode: Schema | None) -> None:
         elem, code = _ELEMS.get(node) or _elem(node, node.values)

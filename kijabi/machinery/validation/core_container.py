@@ -14,6 +14,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from kijabi.machinery import errors as E
 
 from . import core_volumes, meta
@@ -578,6 +580,55 @@ def _container_common(
     return errs
 
 
+# Containers found valid before: (kind of check, JSON text, hostUsers, volume names, claim names, grace).
+_CleanKey = tuple[str, bytes, bool, frozenset[str], frozenset[str], int | None]
+_CLEAN_CONTAINERS: dict[_CleanKey, None] = {}
+_CLEAN_CONTAINERS_MAX = 1024
+_CLEAN_CONTAINER_BYTES = 8192
+
+
+def _clean_key(
+    check: str, ctr: dict[str, Any], volumes: dict[str, dict[str, Any]], claims: set[str], host_users: bool,
+    grace: Any = None,
+) -> _CleanKey | None:
+    """What a container's checks read besides their error paths, or None when it cannot be keyed.
+
+    The checks are pure functions of the container, the pod's volume names (mounts only check
+    membership; volumeDevices read the volumes themselves, so those containers are never keyed),
+    resource claim names, hostUsers and the grace period: the containers of a workload's pods repeat,
+    so a container found valid once is not checked again."""
+    if ctr.get("volumeDevices") or not (grace is None or type(grace) is int):
+        return None
+    try:
+        text = orjson.dumps(ctr)
+    except TypeError:
+        return None
+    if len(text) > _CLEAN_CONTAINER_BYTES:
+        return None
+    names = frozenset(volumes) if ctr.get("volumeMounts") else frozenset()
+    return (check, text, host_users, names, frozenset(claims), grace)
+
+
+def _remember_clean(key: _CleanKey | None) -> None:
+    if key is not None:
+        if len(_CLEAN_CONTAINERS) >= _CLEAN_CONTAINERS_MAX:
+            _CLEAN_CONTAINERS.clear()
+        _CLEAN_CONTAINERS[key] = None
+
+
+def _container_common_once(
+    ctr: dict[str, Any], volumes: dict[str, dict[str, Any]], claims: set[str], path: str, host_users: bool
+) -> Errs:
+    """`_container_common`, skipped for a container found valid before (see `_clean_key`)."""
+    key = _clean_key("common", ctr, volumes, claims, host_users)
+    if key is not None and key in _CLEAN_CONTAINERS:
+        return []
+    errs = _container_common(ctr, volumes, claims, path, host_users)
+    if not errs:
+        _remember_clean(key)
+    return errs
+
+
 def _host_port_conflicts(containers: list[Any], path: str) -> Errs:
     errs: Errs = []
     seen: set[str] = set()
@@ -609,16 +660,28 @@ def validate_containers(
     for i, ctr in enumerate(containers):
         ctr = d(ctr)
         p = f"{path}[{i}]"
-        errs.extend(_container_common(ctr, volumes, claims, p, host_users))
         name = s(ctr.get("name"))
+        key = _clean_key("regular", ctr, volumes, claims, host_users, grace)
+        if key is not None and key in _CLEAN_CONTAINERS:
+            # Valid before with the same inputs: only the checks across containers are left.
+            if name in names:
+                errs.append(E.duplicate(f"{p}.name", name))
+            names.add(name)
+            continue
+        before = len(errs)
+        errs.extend(_container_common(ctr, volumes, claims, p, host_users))
+        clean = len(errs) == before
         if name in names:
             errs.append(E.duplicate(f"{p}.name", name))
         names.add(name)
+        before = len(errs)
         if ctr.get("lifecycle") is not None:
             errs.extend(_lifecycle(ctr["lifecycle"], grace, f"{p}.lifecycle"))
         errs.extend(_probes(ctr, grace, p))
         if ctr.get("restartPolicy") is not None:
             errs.append(E.forbidden_field(f"{p}.restartPolicy", "may not be set for non-init containers"))
+        if clean and len(errs) == before:
+            _remember_clean(key)
     errs.extend(_host_port_conflicts(containers, path))
     return errs
 
@@ -637,7 +700,7 @@ def validate_init_containers(
     for i, ctr in enumerate(containers):
         ctr = d(ctr)
         p = f"{path}[{i}]"
-        errs.extend(_container_common(ctr, volumes, claims, p, host_users))
+        errs.extend(_container_common_once(ctr, volumes, claims, p, host_users))
         restart_always = False
         policy = ctr.get("restartPolicy")
         if policy is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from kijabi.machinery import errors as E
 
 from . import meta
@@ -711,6 +713,23 @@ def _volume_source(vol: dict[str, Any], path: str, pod_name: str) -> Errs:
     return errs
 
 
+# Volumes found valid before (own checks: source and name), by JSON text (+ the pod name for
+# ephemeral volumes, whose PVC name includes it): the volumes of a workload's pods repeat.
+_CLEAN_VOLUMES: dict[tuple[bytes, str], None] = {}
+_CLEAN_VOLUMES_MAX = 1024
+_CLEAN_VOLUME_BYTES = 4096
+
+
+def _volume_key(vol: dict[str, Any], pod_name: str) -> tuple[bytes, str] | None:
+    try:
+        text = orjson.dumps(vol)
+    except TypeError:
+        return None
+    if len(text) > _CLEAN_VOLUME_BYTES:
+        return None
+    return text, pod_name if vol.get("ephemeral") is not None else ""
+
+
 def validate_volumes(volumes: Any, pod_name: str, path: str) -> tuple[dict[str, dict[str, Any]], Errs]:
     """The pod's volumes: (valid volumes by name, errors). Names are unique DNS labels and each
     volume has exactly one source."""
@@ -726,11 +745,19 @@ def validate_volumes(volumes: Any, pod_name: str, path: str) -> tuple[dict[str, 
         vol = d(vol)
         p = f"{path}[{i}]"
         name = s(vol.get("name"))
-        vol_errs = _volume_source(vol, p, pod_name)
-        if not name:
-            vol_errs.append(E.required(f"{p}.name"))
+        key = _volume_key(vol, pod_name)
+        if key is not None and key in _CLEAN_VOLUMES:
+            vol_errs: Errs = []
         else:
-            vol_errs.extend(E.invalid_value(f"{p}.name", name, m) for m in meta.is_dns1123_label(name))
+            vol_errs = _volume_source(vol, p, pod_name)
+            if not name:
+                vol_errs.append(E.required(f"{p}.name"))
+            else:
+                vol_errs.extend(E.invalid_value(f"{p}.name", name, m) for m in meta.is_dns1123_label(name))
+            if key is not None and not vol_errs:
+                if len(_CLEAN_VOLUMES) >= _CLEAN_VOLUMES_MAX:
+                    _CLEAN_VOLUMES.clear()
+                _CLEAN_VOLUMES[key] = None
         if name in by_name:
             vol_errs.append(E.duplicate(f"{p}.name", name))
         if not vol_errs:
