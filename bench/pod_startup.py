@@ -17,8 +17,13 @@ It prints p50/p99 of that latency, the ratio of p50 to the raw `ctr run` median,
 kubelet's RSS with the 100 pods running. Targets: p99 <= 2 s; p50 <= 3 x raw. Everything is removed at
 the end (pods through the kubelet, then the agent cleanup for the containerd, bridge and cgroups).
 
+With --trace the kubelet logs a start trace per pod (kijabi.kubelet.startuptrace: the time of each phase
+from the pod reaching the kubelet to its Running status acknowledged by the API server) and the bench
+prints p50/p99 of each phase, plus the API -> kubelet delay (create sent -> pod seen by the kubelet's
+watch) and the ack -> watch delay (status PATCH acknowledged -> Running seen by the bench's watch).
+
 Usage (root; Debian packages containerd, runc, containernetworking-plugins, busybox-static, iptables):
-    .venv/bin/python bench/pod_startup.py [--pods 100] [--rate 0] [--raw-runs 10] [--profile FILE]
+    .venv/bin/python bench/pod_startup.py [--pods 100] [--rate 0] [--raw-runs 10] [--profile FILE] [--trace]
 """
 
 from __future__ import annotations
@@ -44,11 +49,12 @@ from pod_startup_raw import ctr_run
 
 from kijabi.client import Client
 from kijabi.client.rest import NAMESPACES, NODES, PODS
-from kijabi.kubelet import cleanup, cni, images
+from kijabi.kubelet import cleanup, cni, images, startuptrace
 from kijabi.kubelet.containerd import Containerd
 
 NET = cni.BridgeNetwork("10.42.249.0/24", bridge="kjbench0", name="kjbench", default_route=False)
 NODE = "bench-node"
+IDLE_WINDOW = 10.0   # seconds over which the idle CPU of the kubelet and containerd is measured
 NAMESPACE = "bench"
 
 
@@ -57,22 +63,77 @@ def rss_mb(pid: int) -> float:
     return int(m.group(1)) / 1024 if m else float("nan")
 
 
+# runs kijabi.kubelet.main with the start-trace logger at debug level (the rest at the level given)
+TRACED_MAIN = """import logging, os, runpy, sys
+sys.path.insert(0, os.getcwd())
+logging.getLogger("kijabi.kubelet.startuptrace").setLevel(logging.DEBUG)
+runpy.run_module("kijabi.kubelet.main", run_name="__main__", alter_sys=True)
+"""
+
+
 def spawn_kubelet(root: Path, kubeconfig: Path, socket: Path, cgroup_root: str, log: Path,
-                  profile: Path | None) -> subprocess.Popen[bytes]:
-    """The kubelet as its own process (optionally under cProfile), logging to `log`."""
+                  profile: Path | None, trace: bool = False) -> subprocess.Popen[bytes]:
+    """The kubelet as its own process (optionally under cProfile, optionally tracing), logging to `log`."""
     prefix = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    if trace:
+        script = root / "kubelet_traced.py"
+        script.write_text(TRACED_MAIN)
+        prefix.append(str(script))
+    else:
+        prefix += ["-m", "kijabi.kubelet.main"]
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, *prefix, "-m", "kijabi.kubelet.main", "--kubeconfig", str(kubeconfig), "--node-name", NODE,
+            [sys.executable, *prefix, "--kubeconfig", str(kubeconfig), "--node-name", NODE,
              "--data-dir", str(root / "kubelet"), "--container-runtime-endpoint", str(socket),
              "--cgroup-root", cgroup_root, "--pod-log-dir", str(root / "pod-logs"), "--node-ip", "127.0.0.1",
              "--log-level", "warning"],
             stdout=out, stderr=out, cwd=Path(__file__).resolve().parent.parent)
 
 
-def kubelet_cpu(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def trace_report(report: Report, log: Path, sent_wall: dict[str, float], seen_wall: dict[str, float]) -> None:
+    """p50/p99 of each start phase from the kubelet's trace lines (milliseconds)."""
+    phases: dict[str, list[float]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        parsed = startuptrace.parse(line)
+        if parsed is None:
+            continue
+        key, values = parsed
+        name = key.rsplit("/", 1)[-1]
+        if name not in sent_wall or "seen" not in values:
+            continue
+        phases.setdefault("api -> kubelet (create sent -> seen)", []).append(
+            (values["seen"] - sent_wall[name]) * 1000)
+        for phase, ms in values.items():
+            if phase != "seen":
+                phases.setdefault(phase, []).append(ms)
+        if name in seen_wall and "total" in values:
+            acked = values["seen"] + values["total"] / 1000
+            phases.setdefault("ack -> watch (PATCH acked -> Running seen)", []).append((seen_wall[name] - acked) * 1000)
+    count = len(phases.get("total", []))
+    report.section(f"start phases, ms (kubelet trace of {count} pods): p50 / p99 / max")
+    for phase, values in phases.items():
+        report.add(phase, percentile(values, 50), "ms",
+                   note=f"p99 {percentile(values, 99):.1f}, max {max(values):.1f}, n={len(values)}")
+    # what held every pod up at once, while the pods were being started
+    first, last = min(sent_wall.values()), max(seen_wall.values(), default=0.0)
+    stalls: dict[str, list[float]] = {"event loop stalls": [], "gc pauses": []}
+    busy: list[float] = []   # of the stalls: CPU the loop's thread used meanwhile
+    for line in log.read_text(errors="replace").splitlines():
+        m = re.search(r"(event loop stalled|gc pause) ([\d.]+) ms(?: cpu ([\d.]+) ms)?.* at ([\d.]+)$", line)
+        if m and first <= float(m.group(4)) <= last:
+            stalls["event loop stalls" if m.group(1).startswith("event") else "gc pauses"].append(float(m.group(2)))
+            if m.group(3):
+                busy.append(float(m.group(3)))
+    for what, values in stalls.items():
+        note = f"total {sum(values):.0f} ms, max {max(values, default=0):.1f} ms"
+        if what == "event loop stalls":
+            note += f", loop thread on CPU {sum(busy):.0f} ms of it"
+        report.add(f"{what} during the starts", len(values), "", note=note)
 
 
 def pod_body(i: int) -> dict:
@@ -88,6 +149,7 @@ class Watcher:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.running: dict[str, float] = {}
+        self.running_wall: dict[str, float] = {}
         self.changed = asyncio.Event()
         self.ready = asyncio.Event()
 
@@ -100,6 +162,7 @@ class Watcher:
                 name = ev.object["metadata"]["name"]
                 if ev.object.get("status", {}).get("phase") == "Running" and name not in self.running:
                     self.running[name] = time.perf_counter()
+                    self.running_wall[name] = time.time()
                     self.changed.set()
 
 
@@ -136,7 +199,8 @@ async def main(args: argparse.Namespace) -> None:
         raw_median = statistics.median(raw)
 
         log = root / "kubelet.log"
-        kubelet = spawn_kubelet(root, api.kubeconfig, containerd.paths.socket, cgroup_root, log, args.profile)
+        kubelet = spawn_kubelet(root, api.kubeconfig, containerd.paths.socket, cgroup_root, log, args.profile,
+                                args.trace)
         async with Client.from_kubeconfig(str(api.kubeconfig), qps=0) as client:
             await client.create(NAMESPACES, {"metadata": {"name": NAMESPACE}})
             deadline = time.monotonic() + 60
@@ -157,11 +221,13 @@ async def main(args: argparse.Namespace) -> None:
             await client.create(PODS, {**pod_body(999), "metadata": {"name": "warmup", "namespace": NAMESPACE}})
             await wait_count(watcher, 1, 60)
             sent: dict[str, float] = {}
-            cpu_before = kubelet_cpu(kubelet.pid)
+            sent_wall: dict[str, float] = {}
+            cpu_before = cpu_seconds(kubelet.pid)
             started = time.perf_counter()
             for i in range(args.pods):
                 body = pod_body(i)
                 sent[body["metadata"]["name"]] = time.perf_counter()
+                sent_wall[body["metadata"]["name"]] = time.time()
                 await client.create(PODS, body)
                 if args.rate > 0:
                     delay = started + (i + 1) / args.rate - time.perf_counter()
@@ -172,9 +238,12 @@ async def main(args: argparse.Namespace) -> None:
             await wait_count(watcher, args.pods + 1, 300)
             wall = time.perf_counter() - started
             latencies = [watcher.running[n] - t for n, t in sent.items()]
-            await asyncio.sleep(2)
+            cpu = cpu_seconds(kubelet.pid) - cpu_before
+            idle_kubelet, idle_containerd = cpu_seconds(kubelet.pid), cpu_seconds(containerd.pid or 0)
+            await asyncio.sleep(IDLE_WINDOW)
+            idle_kubelet = (cpu_seconds(kubelet.pid) - idle_kubelet) / IDLE_WINDOW
+            idle_containerd = (cpu_seconds(containerd.pid or 0) - idle_containerd) / IDLE_WINDOW
             rss = rss_mb(kubelet.pid)
-            cpu = kubelet_cpu(kubelet.pid) - cpu_before
             watch_task.cancel()
             # teardown through the kubelet
             await client.delete_collection(PODS, namespace=NAMESPACE, grace_period_seconds=0)
@@ -194,6 +263,12 @@ async def main(args: argparse.Namespace) -> None:
         report.add("throughput", args.pods / wall, "pods/s", note=f"{wall:.1f}s for {args.pods} pods")
         report.add("kubelet RSS with the pods running", rss, "MiB")
         report.add("kubelet CPU per pod started", cpu / args.pods * 1000, "ms", note="user + system")
+        report.add("kubelet CPU with the pods running, idle", idle_kubelet * 100, "% core",
+                   note=f"over {IDLE_WINDOW:.0f}s")
+        report.add("containerd CPU with the pods running, idle", idle_containerd * 100, "% core",
+                   note=f"over {IDLE_WINDOW:.0f}s")
+        if args.trace:
+            trace_report(report, log, sent_wall, watcher.running_wall)
         print(report.render())
     finally:
         if kubelet is not None and kubelet.poll() is None:
@@ -228,4 +303,5 @@ if __name__ == "__main__":
     parser.add_argument("--raw-runs", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs)")
     parser.add_argument("--profile", type=Path, default=None, help="run the kubelet under cProfile, write here")
+    parser.add_argument("--trace", action="store_true", help="per-phase start timings from the kubelet's trace")
     asyncio.run(main(parser.parse_args()))

@@ -10,6 +10,7 @@ pod's sandboxes are gone. Synchronous and quick; failures are logged, never fata
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,10 @@ from kijabi.kubelet.cleanup import cgroup_mounts, remove_cgroups
 log = logging.getLogger(__name__)
 
 
+@functools.cache
 def _v1(controller: str) -> Path | None:
+    """The mount point of a cgroup v1 controller's hierarchy. Cached: hierarchies are mounted at boot and
+    never move while a kubelet runs, while the mount table it is read from grows with every pod."""
     for m in cgroup_mounts():
         if m.name == controller and (m / "cgroup.procs").exists():
             return m
@@ -81,8 +85,10 @@ def pod_cgroup_parents(cgroup_root: str) -> list[str]:
 def existing_pod_cgroups(cgroup_root: str) -> dict[str, str]:
     """pod uid -> cgroup parent, for every pod cgroup found in the memory (or first) hierarchy."""
     out: dict[str, str] = {}
-    mounts = cgroup_mounts()
-    base = _v1("memory") or (mounts[0] if mounts else None)
+    base = _v1("memory")
+    if base is None:
+        mounts = cgroup_mounts()
+        base = mounts[0] if mounts else None
     if base is None:
         return out
     for parent in pod_cgroup_parents(cgroup_root):

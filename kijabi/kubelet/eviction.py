@@ -175,7 +175,7 @@ class EvictionManager:
 
     async def synchronize(self) -> Pod | None:
         """One monitoring pass; returns the evicted pod, if any."""
-        observations = self.observe()
+        observations = await asyncio.to_thread(self.observe)   # /proc, cgroup files, statvfs: off the loop
         self.last_observations = observations
         met = self.met(observations)
         now = self.clock()

@@ -33,7 +33,7 @@ from kijabi.client.errors import AlreadyExists, ClientError, Conflict, MethodNot
 from kijabi.client.informers import SharedIndexInformer
 from kijabi.client.rest import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, PODS, SERVICEACCOUNTS, SERVICES
 from kijabi.client.tasks import spawn
-from kijabi.kubelet import cgroups, envvars, labels, machine, podstatus, podutil, staticpods
+from kijabi.kubelet import cgroups, envvars, labels, machine, podstatus, podutil, startuptrace, staticpods
 from kijabi.kubelet.backoff import Backoff
 from kijabi.kubelet.config import KubeletConfig
 from kijabi.kubelet.cri import CRIConnection, CRIError, api
@@ -80,7 +80,7 @@ class Kubelet:
         self.info = machine_info or machine.machine_info()
         self.node_status = NodeStatusManager(client, cri, config, pressure=self._pressure, info=self.info)
         self.lease = NodeLease(client, config, lambda: self.node_status.uid)
-        self.status_manager = StatusManager(client)
+        self.status_manager = StatusManager(client, on_written=self._status_written)
         self.objects = ObjectStore(client, on_change=self._object_changed)
         self.backoff = Backoff(config.backoff_initial, config.backoff_max)
         self.image_backoff = Backoff(config.backoff_initial, config.backoff_max)
@@ -108,6 +108,7 @@ class Kubelet:
         self._pods: dict[str, PodInfo] = {}
         self._relist: dict[str, tuple[tuple[str, int], ...]] = {}
         self._running_logs: list[tuple[str, str]] = []
+        self._traces: dict[str, startuptrace.StartTrace] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._housekeeping_wake = asyncio.Event()
         self.services: SharedIndexInformer | None = None
@@ -158,6 +159,8 @@ class Kubelet:
                 spawn(self.eviction.run(self.config.eviction_monitoring_period), name="eviction manager", tg=tg)
                 spawn(self._log_rotation_loop(), name="log rotation", tg=tg)
                 spawn(self._gc_loop(), name="garbage collection", tg=tg)
+                if startuptrace.enabled():
+                    spawn(startuptrace.watch_stalls(), name="stall watch", tg=tg)
                 await self.pod_informer.wait_for_sync()
                 self._poll_static()
                 self.sources_ready.set()
@@ -175,6 +178,10 @@ class Kubelet:
             key = podutil.full_name(pod)
             self.mirrors[key] = pod
             self._housekeeping_wake.set()
+            return
+        w = self.workers.get(podutil.uid(pod))
+        if w is not None and not podutil.needs_sync(w.pod, pod):
+            w.pod = pod   # a status-only change (our own write, mostly): kept for the status view, no pass
             return
         self._dispatch(pod, static=False)
 
@@ -201,6 +208,8 @@ class Kubelet:
             return
         w = PodWorker(uid=uid, pod=pod, static=static)
         self.workers[uid] = w
+        if startuptrace.enabled():
+            self._traces[uid] = startuptrace.StartTrace(podutil.full_name(pod))
         w.task = self._tg.create_task(self._worker(w), name=f"pod worker {podutil.full_name(pod)}")
         w.wake()
 
@@ -211,6 +220,7 @@ class Kubelet:
             if self.workers.get(w.uid) is w:
                 del self.workers[w.uid]
             self._pods.pop(w.uid, None)
+            self._traces.pop(w.uid, None)
 
     def _poll_static(self) -> None:
         current = self.static_source.poll()
@@ -317,7 +327,14 @@ class Kubelet:
         """One SYNCING pass; returns True when the pod reached a terminal phase."""
         pod = w.pod
         uid = w.uid
-        rt = await self._fetch(uid)
+        trace = self._traces.get(uid)
+        if trace is not None and "queue" not in trace.phases:
+            trace.add("queue", time.monotonic() - trace.seen)
+        with startuptrace.phase(trace, "fetch"):
+            rt = await self._fetch(uid)
+        if trace is not None and (rt.containers or rt.sandboxes) and not trace.published and w.syncs == 0:
+            self._traces.pop(uid, None)   # adopted from a previous kubelet run: not a start to trace
+            trace = None
         if not w.admitted:
             if not rt.containers and not rt.sandboxes and not podutil.is_terminal_phase(pod) \
                     and podutil.status(pod).get("phase") != "Running":
@@ -339,12 +356,14 @@ class Kubelet:
                 return True
             w.request_sync_in(deadline + 0.05)
         self.objects.register(pod)
-        await self.objects.wait(pod)
+        with startuptrace.phase(trace, "objects"):
+            await self.objects.wait(pod)
         self.probes.add_pod(pod)
         host_ips = self.node_status.host_ips
         sources = self._volume_sources(rt, host_ips)
         try:
-            volumes = await self.volumes.setup(pod, sources)
+            with startuptrace.phase(trace, "volumes"):
+                volumes = await self.volumes.setup(pod, sources)
         except VolumeError as exc:
             self._event(pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: {exc}")
             self._publish(w, rt, sandbox_needed=True)
@@ -355,7 +374,7 @@ class Kubelet:
                           probes=ProbeView(started=lambda name, cid: self.probes.started(uid, name, cid),
                                            liveness_failed=self.probes.liveness_failed,
                                            startup_failed=self.probes.startup_failed),
-                          reasons=w.reasons)
+                          reasons=w.reasons, trace=trace)
         try:
             actions = await self.runtime.sync_pod(pod, rt, ctx, host_ips)
         except SyncError as exc:
@@ -365,14 +384,18 @@ class Kubelet:
             w.request_sync_in(1.0)
             return False
         if not actions.noop:
-            rt = await self._fetch(uid)
+            with startuptrace.phase(trace, "refetch"):
+                rt = await self._fetch(uid)
         if len(rt.sandboxes) > 1 or \
                 sum(1 for c in rt.containers if c.state == EXITED) > len(set(c.name for c in rt.containers)):
             removed = await self.runtime.gc_pod(pod, rt)
             if removed:
                 self.probes.forget_containers(removed)
                 rt.containers = [c for c in rt.containers if c.id not in removed]
-        status = self._publish(w, rt)
+        with startuptrace.phase(trace, "publish"):
+            status = self._publish(w, rt)
+        if trace is not None and status.get("phase") == "Running" and trace.published == 0.0:
+            trace.published = time.monotonic()
         self._update_probes(w, rt)
         for delay in ctx.wake_after:
             w.request_sync_in(delay)
@@ -424,6 +447,15 @@ class Kubelet:
             self.status_manager.set(uid, ref, status)
         self._record_info(w, rt)
         return status
+
+    def _status_written(self, uid: str, status: Object, sent: float, acked: float) -> None:
+        trace = self._traces.get(uid)
+        if trace is None or status.get("phase") != "Running" or not trace.published:
+            return
+        del self._traces[uid]
+        trace.add("patch_wait", max(sent - trace.published, 0.0))
+        trace.add("patch", acked - sent)
+        startuptrace.log.debug("%s", trace.line(acked))
 
     def _record_info(self, w: PodWorker, rt: PodRuntimeStatus) -> None:
         newest: dict[str, str] = {}

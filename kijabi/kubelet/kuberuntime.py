@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kijabi.kubelet import actions, envvars, labels, podconfig, podutil
+from kijabi.kubelet import actions, envvars, labels, podconfig, podutil, startuptrace
 from kijabi.kubelet.backoff import Backoff
 from kijabi.kubelet.config import KubeletConfig
 from kijabi.kubelet.cri import CRIConnection, CRIError, NameReserved, NotFound, api
@@ -235,6 +235,7 @@ class SyncContext:
     probes: ProbeView
     reasons: dict[str, tuple[str, str]]          # container -> (reason, message); updated in place
     wake_after: list[float] = field(default_factory=list)   # seconds until the worker should sync again
+    trace: startuptrace.StartTrace | None = None             # the pod's start trace, while it is traced
 
 
 class SyncError(Exception):
@@ -302,12 +303,15 @@ class PodRuntimeManager:
         os.replace(tmp, path)
         return path
 
-    async def run_sandbox(self, pod: Pod, attempt: int) -> tuple[str, api.PodSandboxConfig, list[str]]:
+    async def run_sandbox(self, pod: Pod, attempt: int,
+                          trace: startuptrace.StartTrace | None = None) -> tuple[str, api.PodSandboxConfig, list[str]]:
         config = self.sandbox_config(pod, attempt)
-        await self.ensure_cgroup(pod, config.linux.cgroup_parent)
+        with startuptrace.phase(trace, "cgroup"):
+            await self.ensure_cgroup(pod, config.linux.cgroup_parent)
         started = time.monotonic()
         try:
-            sandbox_id = await self.cri.runtime.run_pod_sandbox(config)
+            with startuptrace.phase(trace, "sandbox"):
+                sandbox_id = await self.cri.runtime.run_pod_sandbox(config)
             log.debug("pod %s: sandbox %s (attempt %d) in %.3fs", podutil.full_name(pod), sandbox_id[:12], attempt,
                       time.monotonic() - started)
         except NameReserved as exc:
@@ -318,7 +322,8 @@ class PodRuntimeManager:
             raise SyncError(f"failed to create the pod sandbox: {exc.details}") from exc
         ips: list[str] = []
         if not podutil.host_network(pod):
-            st = (await self.cri.runtime.pod_sandbox_status(sandbox_id)).status
+            with startuptrace.phase(trace, "sandbox_status"):
+                st = (await self.cri.runtime.pod_sandbox_status(sandbox_id)).status
             ips = [ip for ip in [st.network.ip, *(i.ip for i in st.network.additional_ips)] if ip]
         return sandbox_id, config, ips
 
@@ -336,7 +341,10 @@ class PodRuntimeManager:
         elif a.containers_to_kill:
             await asyncio.gather(*(self.kill_container(pod, self._find(rt, cid), info.message, info.grace_override)
                                    for cid, info in a.containers_to_kill.items() if self._find(rt, cid) is not None))
+        gate_asked = time.monotonic()
         async with self._start_gate:
+            if ctx.trace is not None:
+                ctx.trace.add("start_gate", time.monotonic() - gate_asked)
             if a.create_sandbox:
                 if a.attempt > 0:
                     self.on_event(pod, "Normal", "SandboxChanged",
@@ -345,7 +353,7 @@ class PodRuntimeManager:
                     # the old instances are stopped now: number the new ones after them
                     rt = await fetch_pod_status(self.cri, rt.uid, self.config.node_name, self.instance)
                     rt = PodRuntimeStatus(uid=rt.uid, containers=[c for c in rt.containers if c.state == EXITED])
-                sandbox_id, sandbox_cfg, ips = await self.run_sandbox(pod, a.attempt)
+                sandbox_id, sandbox_cfg, ips = await self.run_sandbox(pod, a.attempt, ctx.trace)
             else:
                 sandbox_id = a.sandbox_id
                 sandbox_cfg = self.sandbox_config(pod, a.attempt)
@@ -353,7 +361,8 @@ class PodRuntimeManager:
             pod_ips = list(host_ips[:1]) if podutil.host_network(pod) else ips
             ctx.env_sources.pod_ips = pod_ips
             ctx.env_sources.host_ips = list(host_ips)
-            hosts = self.write_hosts_file(pod, pod_ips)
+            with startuptrace.phase(ctx.trace, "hosts"):
+                hosts = self.write_hosts_file(pod, pod_ips)
             inits = podutil.init_containers(pod)
             for i in a.init_to_start:
                 c = inits[i]
@@ -416,7 +425,8 @@ class PodRuntimeManager:
             await self._remove_quietly(latest.id)
             restart_count = latest.restart_count
         try:
-            image = await self.images.ensure(pod, container, ctx.pull_secrets, sandbox_cfg)
+            with startuptrace.phase(ctx.trace, "image"):
+                image = await self.images.ensure(pod, container, ctx.pull_secrets, sandbox_cfg)
         except ImageError as exc:
             ctx.reasons[name] = (exc.reason, exc.message)
             if exc.reason == "ImagePullBackOff":
@@ -425,6 +435,7 @@ class PodRuntimeManager:
             else:
                 ctx.wake_after.append(1.0)
             return False
+        config_started = time.monotonic()
         try:
             env = envvars.make_env(pod, container, ctx.env_sources)
             mounts = self.volumes.container_mounts(container, ctx.volumes, dict(env))
@@ -444,8 +455,11 @@ class PodRuntimeManager:
             self.on_event(pod, "Warning", "Failed", f"Error: {exc}")
             ctx.wake_after.append(2.0)
             return False
+        if ctx.trace is not None:
+            ctx.trace.add("config", time.monotonic() - config_started)
         try:
-            cid = await self.cri.runtime.create_container(sandbox_id, config, sandbox_cfg)
+            with startuptrace.phase(ctx.trace, "create"):
+                cid = await self.cri.runtime.create_container(sandbox_id, config, sandbox_cfg)
         except NameReserved:
             ctx.wake_after.append(0.2)  # an instance of this attempt exists already: adopt it next sync
             return False
@@ -456,7 +470,8 @@ class PodRuntimeManager:
             return False
         self.on_event(pod, "Normal", "Created", f"Created container: {name}")
         try:
-            await self.cri.runtime.start_container(cid)
+            with startuptrace.phase(ctx.trace, "start"):
+                await self.cri.runtime.start_container(cid)
         except CRIError as exc:
             ctx.reasons[name] = ("RunContainerError", exc.details)
             self.on_event(pod, "Warning", "Failed", f"Error: {exc.details}")

@@ -61,14 +61,22 @@ class LogRotator:
         self.rotations = 0
 
     async def rotate_all(self, containers: Iterable[tuple[str, str]]) -> None:
-        """Check (container id, log path) pairs of running containers and rotate what is too big."""
-        for cid, path in containers:
-            if not path:
-                continue
+        """Check (container id, log path) pairs of running containers and rotate what is too big. The sizes
+        are read in one thread (a stat per running container must not hold the event loop)."""
+        pairs = [(cid, Path(path)) for cid, path in containers if path]
+        for cid, path in await asyncio.to_thread(self._too_big, pairs):
             try:
-                await self.rotate(cid, Path(path))
+                await self.rotate(cid, path)
             except OSError as exc:
                 log.warning("rotating log %s: %s", path, exc)
+
+    def _too_big(self, pairs: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+        out = []
+        for cid, path in pairs:
+            with contextlib.suppress(OSError):
+                if path.stat().st_size > self.max_size:
+                    out.append((cid, path))
+        return out
 
     async def rotate(self, container_id: str, path: Path) -> bool:
         try:

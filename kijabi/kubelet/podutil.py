@@ -74,6 +74,24 @@ def is_terminal_phase(pod: Pod) -> bool:
     return status(pod).get("phase") in ("Succeeded", "Failed")
 
 
+SYNC_METADATA = ("labels", "annotations", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def needs_sync(old: Pod, new: Pod) -> bool:
+    """Whether an update of a pod from the API asks for a sync pass (upstream's pod config source tells an
+    update from a reconcile the same way): its spec or the metadata the kubelet uses changed, another writer
+    set a terminal phase, or the conditions of its readiness gates changed. A change of the status alone,
+    mostly the echo of the kubelet's own status write, does not."""
+    if spec(old) != spec(new):
+        return True
+    old_meta, new_meta = meta(old), meta(new)
+    if any(old_meta.get(key) != new_meta.get(key) for key in SYNC_METADATA):
+        return True
+    if is_terminal_phase(new) and not is_terminal_phase(old):
+        return True
+    return bool(spec(new).get("readinessGates")) and status(old).get("conditions") != status(new).get("conditions")
+
+
 def host_network(pod: Pod) -> bool:
     return bool(spec(pod).get("hostNetwork"))
 

@@ -8,7 +8,8 @@ A write is a strategic merge patch of pods/<name>/status carrying `metadata.uid`
 the same name is not patched) and the whole kubelet-owned status: conditions merge by type (conditions
 other writers own survive), podIPs/hostIPs are replaced, fields the new status lacks are nulled. A pod
 that is gone (404) is forgotten; other failures are retried with backoff (0.5 s doubling to 10 s).
-`wait(key)` returns once the newest status of the pod is written (or the pod is gone).
+`wait(key)` returns once the newest status of the pod is written (or the pod is gone). `on_written` is
+called after every acknowledged write (the kubelet's start traces use it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +54,9 @@ def status_patch(old: Mapping[str, Any], new: Mapping[str, Any], uid: str) -> Ob
 
 
 class StatusManager:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, on_written: Callable[[str, Object, float, float], None] | None = None) -> None:
         self.client = client
+        self.on_written = on_written    # (key, status, sent, acknowledged: monotonic) after each write
         self._generated: dict[str, Object] = {}
         self._written: dict[str, Object] = {}
         self._pending: dict[str, tuple[PodRef, Object]] = {}
@@ -121,6 +124,7 @@ class StatusManager:
                 last = self._written.get(key, {})
                 if podstatus.semantically_equal(last, status):
                     continue
+                sent = time.monotonic()
                 try:
                     await self.client.patch(PODS, ref.name, status_patch(last, status, ref.uid),
                                             namespace=ref.namespace, patch_type="strategic", subresource="status")
@@ -138,6 +142,8 @@ class StatusManager:
                 self.writes += 1
                 self._written[key] = status
                 delay = 0.5
+                if self.on_written is not None:
+                    self.on_written(key, status, sent, time.monotonic())
         finally:
             if key not in self._pending:
                 done = self._done.get(key)

@@ -22,6 +22,7 @@ ContainerCreating and the setup is retried.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import ctypes
@@ -136,73 +137,80 @@ class VolumeManager:
     # --- setup -------------------------------------------------------------------------------------------
 
     async def setup(self, pod: Object, sources: VolumeSources) -> dict[str, Volume]:
-        """Make every volume of `pod` ready (idempotent); returns them by name. Raises VolumeError."""
+        """Make every volume of `pod` ready (idempotent); returns them by name. Raises VolumeError.
+
+        What each volume needs from the API (objects, tokens, claims) is gathered on the event loop; the
+        filesystem work of all of them (directories, tmpfs mounts, atomic writes, host path checks) then
+        runs in one worker thread, so that a pod's sync never holds the loop on disk I/O."""
         uid = podutil.uid(pod)
         spec = podutil.spec(pod)
         fs_group = (spec.get("securityContext") or {}).get("fsGroup")
-        out: dict[str, Volume] = {}
+        steps: list[tuple[str, Callable[[], Volume]]] = []
         errors: list[str] = []
         for vol in spec.get("volumes") or []:
             name = vol.get("name", "")
             try:
-                out[name] = await self._setup_one(pod, uid, vol, sources, fs_group)
-            except VolumeError as exc:
+                steps.append((name, await self._prepare_one(pod, uid, vol, sources, fs_group)))
+            except (VolumeError, OSError, atomicwriter.PayloadError, envvars.EnvError) as exc:
                 errors.append(f"{name}: {exc}")
-            except (OSError, atomicwriter.PayloadError, envvars.EnvError) as exc:
-                errors.append(f"{name}: {exc}")
+        out: dict[str, Volume] = {}
+        if steps:
+            out, failed = await asyncio.to_thread(_run_steps, steps)
+            errors += failed
         if errors:
             raise VolumeError("; ".join(errors))
         return out
 
-    async def _setup_one(self, pod: Object, uid: str, vol: Mapping[str, Any], sources: VolumeSources,
-                         fs_group: int | None) -> Volume:
+    async def _prepare_one(self, pod: Object, uid: str, vol: Mapping[str, Any], sources: VolumeSources,
+                           fs_group: int | None) -> Callable[[], Volume]:
+        """What the volume needs from the API, as a function doing its filesystem part (run in a thread)."""
         name = vol.get("name", "")
         ns = podutil.namespace(pod)
         if "emptyDir" in vol:
             source = vol.get("emptyDir") or {}
             path = self.paths.volume_dir(uid, EMPTY_DIR, name)
-            path.mkdir(parents=True, exist_ok=True)
-            if source.get("medium") == "Memory" and not is_mount_point(path):
-                size = podutil.quantity(source["sizeLimit"]).value() if source.get("sizeLimit") else None
-                _mount_tmpfs(path, size)
-            os.chmod(path, 0o777)
-            if fs_group is not None:
-                os.chown(path, -1, int(fs_group))
-                os.chmod(path, 0o2777)
-            return Volume(name, path, kind="emptyDir")
+
+            def empty_dir() -> Volume:
+                path.mkdir(parents=True, exist_ok=True)
+                if source.get("medium") == "Memory" and not is_mount_point(path):
+                    size = podutil.quantity(source["sizeLimit"]).value() if source.get("sizeLimit") else None
+                    _mount_tmpfs(path, size)
+                os.chmod(path, 0o777)
+                if fs_group is not None:
+                    os.chown(path, -1, int(fs_group))
+                    os.chmod(path, 0o2777)
+                return Volume(name, path, kind="emptyDir")
+            return empty_dir
         if "hostPath" in vol:
             source = vol.get("hostPath") or {}
-            path = Path(source.get("path", ""))
-            check_host_path(path, source.get("type") or "")
-            return Volume(name, path, kind="hostPath")
+            host = Path(source.get("path", ""))
+
+            def host_path() -> Volume:
+                check_host_path(host, source.get("type") or "")
+                return Volume(name, host, kind="hostPath")
+            return host_path
         if "configMap" in vol:
             source = vol.get("configMap") or {}
             path = self.paths.volume_dir(uid, CONFIGMAP, name)
             payload = configmap_payload(ns, source, sources.get_configmap(ns, source.get("name", "")),
                                         _default_mode(source), fs_group)
-            atomicwriter.write(path, payload)
-            return Volume(name, path, read_only=True, kind="configMap")
+            return self._writer(path, payload, Volume(name, path, read_only=True, kind="configMap"), tmpfs=False)
         if "secret" in vol:
             source = vol.get("secret") or {}
             path = self.paths.volume_dir(uid, SECRET, name)
-            self._tmpfs(path)
             payload = secret_payload(ns, source, sources.get_secret(ns, source.get("secretName", "")),
                                      _default_mode(source), fs_group)
-            atomicwriter.write(path, payload)
-            return Volume(name, path, read_only=True, kind="secret")
+            return self._writer(path, payload, Volume(name, path, read_only=True, kind="secret"), tmpfs=True)
         if "downwardAPI" in vol:
             source = vol.get("downwardAPI") or {}
             path = self.paths.volume_dir(uid, DOWNWARD_API, name)
             payload = downward_payload(pod, source.get("items") or [], _default_mode(source), fs_group, sources)
-            atomicwriter.write(path, payload)
-            return Volume(name, path, read_only=True, kind="downwardAPI")
+            return self._writer(path, payload, Volume(name, path, read_only=True, kind="downwardAPI"), tmpfs=False)
         if "projected" in vol:
             source = vol.get("projected") or {}
             path = self.paths.volume_dir(uid, PROJECTED, name)
-            self._tmpfs(path)
             payload = await self._projected_payload(pod, name, source, sources, fs_group)
-            atomicwriter.write(path, payload)
-            return Volume(name, path, read_only=True, kind="projected")
+            return self._writer(path, payload, Volume(name, path, read_only=True, kind="projected"), tmpfs=True)
         if "persistentVolumeClaim" in vol:
             source = vol.get("persistentVolumeClaim") or {}
             claim = source.get("claimName", "")
@@ -216,20 +224,36 @@ class VolumeManager:
             if pv is None:
                 raise VolumeError(f'persistentvolume "{pv_name}" not found')
             pv_spec = pv.get("spec") or {}
+            read_only = bool(source.get("readOnly"))
             if "hostPath" in pv_spec:
                 hp = pv_spec["hostPath"] or {}
-                path = Path(hp.get("path", ""))
-                check_host_path(path, hp.get("type") or "")
-            elif "local" in pv_spec:
-                path = Path((pv_spec["local"] or {}).get("path", ""))
-                if not path.exists():
-                    raise VolumeError(f"local volume path {path} does not exist")
-            else:
-                raise VolumeError(f'persistentvolume "{pv_name}" is of a type this node cannot mount '
-                                  "(only hostPath and local are supported)")
-            return Volume(name, path, read_only=bool(source.get("readOnly")), kind="persistentVolumeClaim")
+                hp_path = Path(hp.get("path", ""))
+
+                def pv_host_path() -> Volume:
+                    check_host_path(hp_path, hp.get("type") or "")
+                    return Volume(name, hp_path, read_only=read_only, kind="persistentVolumeClaim")
+                return pv_host_path
+            if "local" in pv_spec:
+                local = Path((pv_spec["local"] or {}).get("path", ""))
+
+                def pv_local() -> Volume:
+                    if not local.exists():
+                        raise VolumeError(f"local volume path {local} does not exist")
+                    return Volume(name, local, read_only=read_only, kind="persistentVolumeClaim")
+                return pv_local
+            raise VolumeError(f'persistentvolume "{pv_name}" is of a type this node cannot mount '
+                              "(only hostPath and local are supported)")
         kinds = [k for k in vol if k != "name"]
         raise VolumeError(f"volume type {kinds[0] if kinds else '?'} is not supported on this node")
+
+    def _writer(self, path: Path, payload: dict[str, FileProjection], volume: Volume, *,
+                tmpfs: bool) -> Callable[[], Volume]:
+        def write() -> Volume:
+            if tmpfs:
+                self._tmpfs(path)
+            atomicwriter.write(path, payload)
+            return volume
+        return write
 
     def _tmpfs(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -441,3 +465,15 @@ def check_host_path(path: Path, kind: str) -> None:
             ok = False
         if not ok:
             raise VolumeError(f"hostPath type check failed: {path} is not a {kind[0].lower() + kind[1:]}")
+
+
+def _run_steps(steps: list[tuple[str, Callable[[], Volume]]]) -> tuple[dict[str, Volume], list[str]]:
+    """Run the filesystem part of each volume (in a worker thread); (volumes by name, errors)."""
+    out: dict[str, Volume] = {}
+    errors: list[str] = []
+    for name, step in steps:
+        try:
+            out[name] = step()
+        except (VolumeError, OSError, atomicwriter.PayloadError) as exc:
+            errors.append(f"{name}: {exc}")
+    return out, errors

@@ -257,3 +257,43 @@ def test_crash_backoff_doubles_to_the_maximum_and_resets_after_a_long_run() -> N
     assert not b.in_backoff_since("k", 1000.0)
     now[0] += 700
     assert b.next("k", now[0]) == 10, "entries older than 2 x maximum start over"
+
+
+def _running(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1", "resourceVersion": "1",
+                                         "labels": {"app": "a"}},
+                            "spec": {"containers": [c("main")]},
+                            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    for path, value in changes.items():
+        section, _, key = path.partition("__")
+        base[section] = {**base[section], key: value}
+    return base
+
+
+@pytest.mark.parametrize(("new", "want"), [
+    pytest.param(_running(metadata__resourceVersion="2", status__podIP="10.0.0.2"), False, id="status-echo"),
+    pytest.param(_running(status__conditions=[{"type": "Ready", "status": "False"}]), False,
+                 id="condition-no-readiness-gate"),
+    pytest.param(_running(spec__containers=[c("main", args=["x"])]), True, id="spec"),
+    pytest.param(_running(metadata__labels={"app": "b"}), True, id="labels"),
+    pytest.param(_running(metadata__annotations={"a": "b"}), True, id="annotations"),
+    pytest.param(_running(metadata__deletionTimestamp="2026-01-01T00:00:00Z"), True, id="deleted"),
+    pytest.param(_running(status__phase="Failed"), True, id="terminal-phase-by-another-writer"),
+    pytest.param(_running(spec__readinessGates=[{"conditionType": "x/ok"}]), True, id="readiness-gate-added"),
+])
+def test_which_pod_updates_need_a_sync_pass(new: dict[str, Any], want: bool) -> None:
+    """An update from the API wakes the pod worker for a new spec, labels, annotations, a deletion, a
+    terminal phase set by another writer, or readiness-gate conditions; not for the echo of a status write."""
+    from kijabi.kubelet.podutil import needs_sync
+
+    assert needs_sync(_running(), new) is want
+
+
+def test_readiness_gate_condition_change_needs_a_sync_pass() -> None:
+    from kijabi.kubelet.podutil import needs_sync
+
+    gated = _running(spec__readinessGates=[{"conditionType": "x/ok"}])
+    flipped = _running(spec__readinessGates=[{"conditionType": "x/ok"}],
+                       status__conditions=[{"type": "x/ok", "status": "True"}])
+    assert needs_sync(gated, flipped) is True
+    assert needs_sync(gated, {**gated, "metadata": {**gated["metadata"], "resourceVersion": "9"}}) is False

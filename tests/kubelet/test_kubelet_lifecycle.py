@@ -3,6 +3,7 @@ CrashLoopBackOff, OOMKilled, init containers and sidecars, hooks, graceful termi
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -10,9 +11,9 @@ import pytest
 import pytest_asyncio
 
 from kijabi.client.rest import PODS
-from kijabi.kubelet import labels
+from kijabi.kubelet import labels, startuptrace
 from kijabi.kubelet.cri import api
-from tests.kubelet.kubelet_harness import KubeletEnv, container, kubelet_env, pod, short_name
+from tests.kubelet.kubelet_harness import KubeletEnv, container, kubelet_env, pod, short_name, wait_for
 from tests.kubelet.node import Node, requires_runtime
 
 pytestmark = [requires_runtime, pytest.mark.asyncio(loop_scope="session")]
@@ -61,6 +62,29 @@ async def test_pod_runs_with_a_full_status(env: KubeletEnv) -> None:
     info = env.kubelet.find_pod(env.namespace, name) if env.kubelet else None
     assert info is not None and info.sandbox_id == sandboxes[0].id
     assert info.containers["main"] == cs["containerID"].split("://")[1]
+
+
+async def test_traced_pod_start_logs_its_phases(env: KubeletEnv, caplog: pytest.LogCaptureFixture) -> None:
+    """With the start-trace logger at debug level, a pod's first start is logged once its Running status
+    is acknowledged: the sandbox, create and start phases and the status PATCH, which add up to at most the
+    total from the moment the kubelet saw the pod."""
+    caplog.set_level(logging.DEBUG, logger="kijabi.kubelet.startuptrace")
+    name = short_name("trace")
+    await env.create(pod(name, node=env.node_name))
+    await env.wait_pod(name, lambda p: p["status"].get("phase") == "Running", what="Running")
+
+    async def traced() -> dict[str, float] | None:
+        for r in caplog.records:
+            parsed = startuptrace.parse(r.getMessage())
+            if parsed is not None and parsed[0] == f"{env.namespace}/{name}":
+                return parsed[1]
+        return None
+
+    values = await wait_for(traced, what="the start trace")
+    assert {"queue", "fetch", "cgroup", "sandbox", "image", "create", "start", "refetch", "patch"} <= set(values)
+    assert abs(values["seen"] - time.time()) < 60
+    parts = sum(v for k, v in values.items() if k not in ("seen", "total"))
+    assert 0 < values["sandbox"] and 0 < values["start"] and parts <= values["total"] + 1
 
 
 @pytest.mark.parametrize(("policy", "script", "phase", "reason", "exit_code"), [
