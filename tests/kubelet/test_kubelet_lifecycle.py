@@ -103,8 +103,13 @@ async def test_restart_policy_decides_the_terminal_phase(env: KubeletEnv, policy
     assert (term["exitCode"], term["reason"]) == (exit_code, reason)
     assert term["startedAt"] and term["finishedAt"] and term["containerID"].startswith("containerd://")
     assert conditions(p)["Ready"] == "False" and conditions(p)["ContainersReady"] == "False"
-    sandboxes = await env.sandboxes(p["metadata"]["uid"])
-    assert all(sb.state == api.SANDBOX_NOTREADY for sb in sandboxes)
+
+    async def sandbox_stopped() -> bool:
+        # as upstream, the phase is reported when the containers stopped; the sandbox stops right after
+        sandboxes = await env.sandboxes(p["metadata"]["uid"])
+        return bool(sandboxes) and all(sb.state == api.SANDBOX_NOTREADY for sb in sandboxes)
+
+    await wait_for(sandbox_stopped, timeout=20, what="the sandbox stopped")
 
 
 async def test_crashing_container_enters_crash_loop_backoff(env: KubeletEnv) -> None:
