@@ -1,6 +1,6 @@
 """Benchmark: scheduling throughput on hollow nodes, shaped like upstream's scheduler_perf.
 
-    python bench/scheduler.py [--full] [--only NAME ...] [--concurrency 32]
+    python bench/scheduler.py [--full] [--only NAME ...] [--concurrency 32] [--profile DIR]
 
 For each workload: a fresh `kijabi apiserver`, `kijabi hollow-nodes` (a subprocess; pods are never
 started, deletions are confirmed as a kubelet would) and `kijabi scheduler` (a subprocess, no leader
@@ -20,7 +20,14 @@ Workloads (default size / --full size, nodes and init + measured pods):
 Upstream's CI floors (5,000-node workloads, `SchedulingThroughput` average) are printed next to each
 figure with the ratio; smaller default runs are compared with the same floors. Each line also says how
 much CPU other processes of the machine took during the measurement (in cores, of 2): figures taken
-while the machine was shared are lower bounds.
+while the machine was shared are lower bounds. It also gives the CPU seconds the apiserver, the hollow
+nodes and the scheduler used meanwhile, and the scheduler's CPU per measured pod (ms/pod), which other
+load changes much less than pods/s; and, after the measurement, how long ago the least recently renewed
+node Lease was renewed (hollow nodes keep them fresh every 10 s; a node's lease lasts 40 s).
+
+`--profile DIR` runs the scheduler under cProfile (bench/_common.py's profiled server) and writes
+DIR/<workload>/segment-0.prof (start-up, caches, init pods) and segment-1.prof (the measured pods), then
+prints the heaviest functions of the measured segment.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -39,8 +47,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import CLK_TCK, machine_busy_seconds, self_cpu_times
-from kijabi.client.rest import GVR, NAMESPACES, PODS, Client
+from bench._common import CLK_TCK, machine_busy_seconds, self_cpu_times, top_functions
+from kijabi.client.rest import GVR, LEASES, NAMESPACES, PODS, Client
+from kijabi.machinery.meta import parse_time
 from tests.e2e.cluster import Cluster, start_cluster
 
 PRIORITYCLASSES = GVR("scheduling.k8s.io", "v1", "priorityclasses")
@@ -116,13 +125,36 @@ def pod(name: str, group: str, spec: Spec) -> Spec:
 
 
 class Process:
-    """A `python -m MODULE ...` child with its log in the data dir."""
+    """A `python -m MODULE ...` child with its log in the data dir; with `profile_dir`, `kijabi COMMAND ...`
+    under cProfile instead, cut into segments by `profile_segment()`."""
 
-    def __init__(self, data_dir: Path, name: str, module: str, *args: str) -> None:
+    def __init__(self, data_dir: Path, name: str, module: str, *args: str, command: str = "",
+                 profile_dir: Path | None = None) -> None:
         self.log_path = data_dir / f"{name}.log"
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=self.log, stderr=subprocess.STDOUT,
-                                     text=True)
+        self.profile_dir = profile_dir
+        self.segments = 0
+        if profile_dir is not None:
+            profile_dir.mkdir(parents=True, exist_ok=True)
+            argv = [sys.executable, str(Path(__file__).resolve().parent / "_common.py"), "profiled-server",
+                    str(profile_dir), "--", command, *args]
+        else:
+            argv = [sys.executable, "-m", module, *args]
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+
+    async def profile_segment(self, timeout: float = 60.0) -> Path | None:
+        """Close the current profile segment (SIGUSR1); its file once written, None when not profiling."""
+        if self.profile_dir is None:
+            return None
+        path = self.profile_dir / f"segment-{self.segments}.prof"
+        self.segments += 1
+        self.proc.send_signal(signal.SIGUSR1)
+        start = time.perf_counter()
+        while not path.exists():
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError(f"no {path} after {timeout}s")
+            await asyncio.sleep(0.1)
+        return path
 
     async def wait_for_log(self, text: str, timeout: float) -> float:
         start = time.perf_counter()
@@ -200,6 +232,16 @@ async def create_pods(client: Client, ns: str, prefix: str, count: int, spec: Ca
     return set(names)
 
 
+async def lease_ages(client: Client) -> tuple[int, float]:
+    """(node leases, seconds since the least recently renewed one was renewed): are the hollow nodes
+    keeping their leases fresh under the load of the benchmark?"""
+    listed = await client.list(LEASES, namespace="kube-node-lease")
+    now = time.time()
+    ages = [now - parse_time(str((item.get("spec") or {}).get("renewTime") or "1970-01-01T00:00:00Z"))
+            for item in listed.get("items") or []]
+    return len(ages), max(ages, default=0.0)
+
+
 @dataclass
 class Result:
     workload: Workload
@@ -208,6 +250,14 @@ class Result:
     pods: int
     seconds: float
     other_cores: float  # CPU that processes outside this benchmark used meanwhile, in cores
+    apiserver_cpu: float  # CPU seconds of each of our processes during the measurement
+    hollow_cpu: float
+    scheduler_cpu: float
+
+    @property
+    def scheduler_ms_per_pod(self) -> float:
+        """Scheduler CPU per measured pod: the figure the machine's other load does not change much."""
+        return 1000 * self.scheduler_cpu / self.pods
 
     @property
     def rate(self) -> float:
@@ -218,7 +268,8 @@ class Result:
         return self.rate / self.workload.floor
 
 
-async def run_workload(w: Workload, full: bool, concurrency: int, timeout: float, keep: bool) -> Result:
+async def run_workload(w: Workload, full: bool, concurrency: int, timeout: float, keep: bool,
+                       profile: Path | None = None) -> Result:
     n_nodes, n_init, n_pods = (w.nodes[full], w.init_pods[full], w.pods[full])
     cluster: Cluster = start_cluster()
     procs: list[Process] = []
@@ -229,7 +280,8 @@ async def run_workload(w: Workload, full: bool, concurrency: int, timeout: float
         procs.append(hollow)
         t_reg = await hollow.wait_for_log("hollow nodes registered", timeout)
         sched = Process(cluster.data_dir, "scheduler", "kijabi.scheduler.main", "--kubeconfig", kc,
-                        "--leader-elect", "false", "--secure-port", "0", "--kube-api-qps", "-1")
+                        "--leader-elect", "false", "--secure-port", "0", "--kube-api-qps", "-1",
+                        command="scheduler", profile_dir=None if profile is None else profile / w.name)
         procs.append(sched)
         async with Client.from_kubeconfig(kc, qps=-1) as client:
             for name, value in (("bench-low", 100), ("bench-high", 1000)):
@@ -255,14 +307,25 @@ async def run_workload(w: Workload, full: bool, concurrency: int, timeout: float
                 def ours() -> float:
                     return sum(self_cpu_times()) + sum(process_cpu_seconds(p) for p in pids)
 
+                await sched.profile_segment()
+                cpu0 = [process_cpu_seconds(p) for p in pids]
                 start, busy0, ours0 = time.perf_counter(), machine_busy_seconds(), ours()
                 names = await create_pods(client, ns, "measured", n_pods, w.spec, concurrency)
                 await watch.wait_bound(names, timeout)
                 elapsed = time.perf_counter() - start
                 others = max(0.0, (machine_busy_seconds() - busy0) - (ours() - ours0)) / elapsed
+                cpu = [process_cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+                leases, oldest = await lease_ages(client)
+                print(f"  {w.name}: {leases} node leases, the oldest renewed {oldest:.1f}s ago "
+                      f"(lease duration 40s)", flush=True)
+                measured = await sched.profile_segment()
+                if measured is not None:
+                    print(f"  scheduler profile of the measured pods: {measured}", flush=True)
+                    for line in top_functions(measured, limit=40):
+                        print("    " + line, flush=True)
             finally:
                 await watch.stop()
-        return Result(w, n_nodes, n_init, n_pods, elapsed, others)
+        return Result(w, n_nodes, n_init, n_pods, elapsed, others, cpu[0], cpu[1], cpu[2])
     finally:
         for p in reversed(procs):
             p.stop()
@@ -277,14 +340,16 @@ async def main_async(args: argparse.Namespace) -> None:
     chosen = [w for w in WORKLOADS if not args.only or w.name in args.only]
     results: list[Result] = []
     for w in chosen:
-        r = await run_workload(w, args.full, args.concurrency, args.timeout, args.keep)
+        r = await run_workload(w, args.full, args.concurrency, args.timeout, args.keep, args.profile)
         print(f"{w.name:<18} {r.nodes:>5} nodes {r.pods:>6} pods  {r.rate:8.1f} pods/s   upstream floor "
-              f"{w.floor:>4.0f}   ratio {r.ratio:.2f}   (other processes used {r.other_cores:.2f} cores)", flush=True)
+              f"{w.floor:>4.0f}   ratio {r.ratio:.2f}   (other processes used {r.other_cores:.2f} cores; CPU s: "
+              f"scheduler {r.scheduler_cpu:.1f} = {r.scheduler_ms_per_pod:.1f} ms/pod, apiserver {r.apiserver_cpu:.1f}, "
+              f"hollow {r.hollow_cpu:.1f})", flush=True)
         results.append(r)
-    print("\nworkload            nodes    init  measured    pods/s   floor   ratio   other-load(cores)")
+    print("\nworkload            nodes    init  measured    pods/s   floor   ratio   other-load(cores)  sched-ms/pod")
     for r in results:
         print(f"{r.workload.name:<18} {r.nodes:>6} {r.init_pods:>7} {r.pods:>9} {r.rate:>9.1f} {r.workload.floor:>7.0f}"
-              f" {r.ratio:>7.2f} {r.other_cores:>10.2f}")
+              f" {r.ratio:>7.2f} {r.other_cores:>10.2f} {r.scheduler_ms_per_pod:>13.1f}")
     print("RESULT " + " ".join(f"{r.workload.name}={r.rate:.1f}pods/s(ratio {r.ratio:.2f})" for r in results))
 
 
@@ -295,6 +360,8 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=32, help="pod creates in flight")
     p.add_argument("--keep", action="store_true", help="keep each workload's data dir and process logs")
     p.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
+    p.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                   help="run the scheduler under cProfile; segment files go to DIR/<workload>/")
     asyncio.run(main_async(p.parse_args()))
 
 

@@ -317,7 +317,9 @@ class Framework:
         for pi in nominated:
             if pi.priority >= prio and pi.uid != uid:
                 if not added:
-                    state_out, info_out = state.clone(), node_info.clone()
+                    # Only AddPod extensions change the state: without an active one it needs no copy.
+                    state_out = state.clone() if self.has_active_pre_filter_extensions(state) else state
+                    info_out = node_info.clone()
                     added = True
                 info_out.add_pod_info(pi)
                 st = self.run_pre_filter_extension_add_pod(state_out, pod, pi, info_out)
@@ -327,6 +329,10 @@ class Framework:
         if not added or (st is not None and not st.is_success()):
             return st
         return self.run_filter_plugins(state, pod, node_info)
+
+    def has_active_pre_filter_extensions(self, state: CycleState) -> bool:
+        skipped = state.skip_filter_plugins
+        return any(ext is not None and name not in skipped for name, ext in self._pre_filter_extensions)
 
     def run_pre_filter_extension_add_pod(self, state: CycleState, pod: Pod, pod_info: PodInfo,
                                          node_info: NodeInfo) -> Status | None:

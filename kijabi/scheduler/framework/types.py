@@ -224,14 +224,20 @@ def pod_uid(pod: Mapping[str, Any]) -> str:
     return str(meta.get("uid") or pod_key(pod))
 
 
+@functools.lru_cache(maxsize=65536)
+def _parsed_time(raw: str) -> float | None:
+    try:
+        return parse_time(raw)
+    except ValueError:
+        return None
+
+
 def pod_start_time(pod: Mapping[str, Any], default: float) -> float:
     raw = (pod.get("status") or {}).get("startTime")
     if not raw:
         return default
-    try:
-        return parse_time(str(raw))
-    except ValueError:
-        return default
+    t = _parsed_time(str(raw))
+    return default if t is None else t
 
 
 class AffinityTerm:
@@ -535,6 +541,22 @@ class NodeInfo:
         c.image_states = self.image_states
         c.pvc_ref_counts = dict(self.pvc_ref_counts)
         c.generation = self.generation
+        return c
+
+    def without(self, removed: Iterable[PodInfo]) -> NodeInfo:
+        """A clone without the `removed` pods (which must be on this node): one pass over the pods
+        instead of a clone and one `remove_pod` scan each."""
+        gone = {pi.uid for pi in removed}
+        c = self.clone()
+        c.pods = [pi for pi in self.pods if pi.uid not in gone]
+        if c.pods_with_affinity:
+            c.pods_with_affinity = [pi for pi in c.pods_with_affinity if pi.uid not in gone]
+        if c.pods_with_required_anti_affinity:
+            c.pods_with_required_anti_affinity = [pi for pi in c.pods_with_required_anti_affinity
+                                                  if pi.uid not in gone]
+        for pi in self.pods:
+            if pi.uid in gone:
+                c._update(pi, -1)
         return c
 
     def __repr__(self) -> str:

@@ -31,6 +31,7 @@ from kijabi.scheduler.framework.types import NodeInfo, Pod, PodInfo, pod_priorit
 log = logging.getLogger(__name__)
 
 NAME = "DefaultPreemption"
+FIT = "NodeResourcesFit"
 MAX_INT32 = 2**31 - 1
 MSG_NOT_HELPFUL = "Preemption is not helpful for scheduling"
 MSG_NO_VICTIMS = "No preemption victims found for incoming pod"
@@ -45,25 +46,14 @@ class Candidate:
         self.num_pdb_violations = num_pdb_violations
 
 
-def _more_important(a: Pod, b: Pod, now: float) -> bool:
-    pa, pb = pod_priority(a), pod_priority(b)
-    if pa != pb:
-        return pa > pb
-    return pod_start_time(a, now) < pod_start_time(b, now)
+def _importance(pod: Mapping[str, Any], now: float) -> tuple[int, float]:
+    """Sort key, most important first: higher priority, then earlier start (upstream MoreImportantPod)."""
+    return -pod_priority(pod), pod_start_time(pod, now)
 
 
 def _sort_important(pods: list[Any], key: Any, now: float) -> list[Any]:
-    import functools
-
-    def cmp(x: Any, y: Any) -> int:
-        a, b = key(x), key(y)
-        if _more_important(a, b, now):
-            return -1
-        if _more_important(b, a, now):
-            return 1
-        return 0
-
-    return sorted(pods, key=functools.cmp_to_key(cmp))
+    """`pods` (stable) sorted most important first; `key` gives each item's pod."""
+    return sorted(pods, key=lambda x: _importance(key(x), now))
 
 
 def _terminating_by_preemption(pod: Mapping[str, Any]) -> bool:
@@ -182,37 +172,81 @@ class DefaultPreemption:
         non_violating: list[Candidate] = []
         violating: list[Candidate] = []
         node_statuses = NodeToStatus()
+        fit = next((f for f, name in state.filters or () if name == FIT), None)
+        prio = pod_priority(pod)
+        # Without AddPod/RemovePod extensions in this cycle, the dry run's state needs no copy and the
+        # lower-priority pods can leave the node copy in one pass.
+        plain = not self.handle.has_active_pre_filter_extensions(state)
+        hopeless: list[NodeInfo] = []
         for i in range(len(potential)):
-            ni = potential[(offset + i) % len(potential)].clone()
-            victims, num_violations, status = self.select_victims_on_node(state.clone(), pod, ni, pdbs)
+            node_info = potential[(offset + i) % len(potential)]
+            lower = [pi for pi in node_info.pods if pi.priority < prio]
+            reduced = node_info.without(lower) if lower and (plain or fit is not None) else None
+            if fit is not None and reduced is not None and self._cannot_fit(state, pod, reduced, prio, fit):
+                hopeless.append(node_info)
+                continue
+            if plain and reduced is not None:
+                victims, num_violations, status = self.select_victims_on_node(state, pod, reduced, pdbs, lower)
+            else:
+                victims, num_violations, status = self.select_victims_on_node(state.clone(), pod, node_info.clone(),
+                                                                              pdbs)
             if (status is None or status.is_success()) and victims:
-                c = Candidate(ni.name, victims, num_violations)
+                c = Candidate(node_info.name, victims, num_violations)
                 (non_violating if num_violations == 0 else violating).append(c)
                 if non_violating and len(non_violating) + len(violating) >= want:
                     break
                 continue
             if status is None or status.is_success():
-                status = Status(Code.ERROR, f'expected at least one victim pod on node "{ni.name}"')
-            node_statuses.set(ni.name, status)
+                status = Status(Code.ERROR, f'expected at least one victim pod on node "{node_info.name}"')
+            node_statuses.set(node_info.name, status)
+        if not non_violating and not violating:
+            # The statuses only matter when preemption fails: then say exactly why each skipped node failed.
+            for node_info in hopeless:
+                _, _, status = self.select_victims_on_node(state.clone(), pod, node_info.clone(), pdbs)
+                if status is None or status.is_success():  # cannot happen: _cannot_fit is conservative
+                    status = Status(Code.ERROR, f'expected at least one victim pod on node "{node_info.name}"')
+                node_statuses.set(node_info.name, status)
         return non_violating + violating, node_statuses
 
-    def select_victims_on_node(self, state: CycleState, pod: Pod, ni: NodeInfo,
-                               pdbs: Sequence[Mapping[str, Any]]) -> tuple[list[Pod], int, Status | None]:
+    def _cannot_fit(self, state: CycleState, pod: Pod, reduced: NodeInfo, prio: int, fit: Any) -> bool:
+        """True when NodeResourcesFit rejects the pod on the node as its dry run first filters it:
+        `reduced` is the node without its lower-priority pods; the pods nominated to it with at least
+        the pod's priority are added (upstream addGENominatedPods). That dry run is then bound to fail
+        (the filters fail with the nominated pods, or without them as these only add), so it is
+        skipped; the node's status is worked out only if no node at all can be a candidate."""
+        probe = reduced
+        uid = pod_uid(pod)
+        for pi in self.handle.nominated_pods_for_node(reduced.name):
+            if pi.priority >= prio and pi.uid != uid:
+                if probe is reduced:
+                    probe = reduced.clone()
+                probe.add_pod_info(pi)
+        st: Status | None = fit(state, pod, probe)
+        return st is not None and not st.is_success()
+
+    def select_victims_on_node(self, state: CycleState, pod: Pod, ni: NodeInfo, pdbs: Sequence[Mapping[str, Any]],
+                               removed: list[PodInfo] | None = None) -> tuple[list[Pod], int, Status | None]:
+        """Upstream SelectVictimsOnNode on `ni`, a copy this call may change (and `state`, when some
+        PreFilter extension is active). `removed`: the lower-priority pods, already taken off `ni`
+        (only when no extension is active, so that none of them has to see the pods leave one by one)."""
         h = self.handle
         prio = pod_priority(pod)
-        potential = [p for p in ni.pods if p.priority < prio]
-        for pi in potential:
-            ni.remove_pod(pi.pod)
-            st = h.run_pre_filter_extension_remove_pod(state, pod, pi, ni)
-            if st is not None and not st.is_success():
-                return [], 0, st
+        if removed is not None:
+            potential = removed
+        else:
+            potential = [p for p in ni.pods if p.priority < prio]
+            for pi in potential:
+                ni.remove_pod(pi.pod)
+                st = h.run_pre_filter_extension_remove_pod(state, pod, pi, ni)
+                if st is not None and not st.is_success():
+                    return [], 0, st
         if not potential:
             return [], 0, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NO_VICTIMS)
         st = h.run_filter_plugins_with_nominated_pods(state, pod, ni)
         if st is not None and not st.is_success():
             return [], 0, st
         now = h.clock.time()
-        potential = _sort_important(potential, lambda p: p.pod, now)
+        potential = sorted(potential, key=lambda pi: (-pi.priority, pod_start_time(pi.pod, now)))
         violating, non_violating = pods_with_pdb_violation(potential, pdbs)
         victims: list[Pod] = []
         num_violations = 0
@@ -294,29 +328,36 @@ class DefaultPreemption:
             h.spawn(self._delete_victims(preemptor, c.name, to_delete), f"preemption of {len(to_delete)} pod(s)")
 
     async def _delete_victims(self, preemptor: Pod, node: str, victims: list[Pod]) -> None:
+        """Evict the victims concurrently, as upstream's preemption does in parallel: per victim, the
+        DisruptionTarget condition, then DELETE, then a "Preempted" event."""
+        import asyncio
+
         from kijabi.client.errors import NotFound
         from kijabi.client.rest import PODS
 
         h = self.handle
         scheduler_name = (preemptor.get("spec") or {}).get("schedulerName") or "default-scheduler"
         uid = pod_uid(preemptor)
+
+        async def evict(victim: Pod) -> None:
+            meta = victim.get("metadata") or {}
+            ns, name = meta.get("namespace", ""), meta.get("name", "")
+            cond = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                    "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
+                    "lastTransitionTime": _now_rfc3339(h)}
+            try:
+                await h.client.patch(PODS, name, {"status": {"conditions": [cond]}}, namespace=ns,
+                                     patch_type="strategic", subresource="status")
+                await h.client.delete(PODS, name, namespace=ns)
+            except NotFound:
+                return
+            except Exception:
+                log.exception("preempting pod %s/%s failed", ns, name)
+                return
+            h.recorder.event(victim, "Normal", "Preempted", f"Preempted by pod {uid} on node {node}")
+
         try:
-            for victim in victims:
-                meta = victim.get("metadata") or {}
-                ns, name = meta.get("namespace", ""), meta.get("name", "")
-                cond = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
-                        "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
-                        "lastTransitionTime": _now_rfc3339(h)}
-                try:
-                    await h.client.patch(PODS, name, {"status": {"conditions": [cond]}}, namespace=ns,
-                                         patch_type="strategic", subresource="status")
-                    await h.client.delete(PODS, name, namespace=ns)
-                except NotFound:
-                    continue
-                except Exception:
-                    log.exception("preempting pod %s/%s failed", ns, name)
-                    continue
-                h.recorder.event(victim, "Normal", "Preempted", f"Preempted by pod {uid} on node {node}")
+            await asyncio.gather(*(evict(v) for v in victims))
         finally:
             self.in_flight.pop(uid, None)
 

@@ -6,11 +6,18 @@ run there (or is the pod the first of a self-affine group)? does a pod matching 
 anti-affinity term run there? does an existing pod's required anti-affinity term match the incoming
 pod there? Score adds the weights of matching preferred terms of both sides, plus
 hardPodAffinityWeight for existing pods' required affinity terms that match the incoming pod.
+
+PreFilter and PreScore need sums over every pod of the cluster (upstream existingAntiAffinityCounts,
+affinityCounts, antiAffinityCounts and the topology scores). Each sum is a `_Tally`: per-node
+contributions plus their totals per topology pair, kept current from the cache's change log, so an
+attempt recounts only the nodes whose pods or labels changed since the last pod with the same terms
+(or, for the existing pods' terms, the same namespace and labels). Pods without affinity cost nothing:
+the existing-pod sums visit only `pods_with_required_anti_affinity` / `pods_with_affinity`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from kijabi.scheduler.framework.events import (
@@ -21,7 +28,13 @@ from kijabi.scheduler.framework.events import (
     ClusterEventWithHint,
     QueueingHint,
 )
-from kijabi.scheduler.framework.interface import CycleState, Handle, NodeScores, PreFilterResult
+from kijabi.scheduler.framework.interface import (
+    CycleState,
+    Handle,
+    NodeInfoLister,
+    NodeScores,
+    PreFilterResult,
+)
 from kijabi.scheduler.framework.selectors import NOTHING
 from kijabi.scheduler.framework.status import Code, Status
 from kijabi.scheduler.framework.types import (
@@ -79,6 +92,93 @@ def _update_anti_affinity(counts: Counts, terms: Sequence[AffinityTerm], pod: Po
             _bump(counts, labels, t.topology_key, value)
 
 
+Contribution = Callable[[NodeInfo, Counts], None]
+MAX_TALLIES = 256
+
+
+class _Tally:
+    """Sum over nodes of one per-node contribution (topology pair -> count), kept current from the
+    cache's change log: only nodes changed since the last refresh are recounted. `sparse` tallies
+    start from the nodes with affinity pods only (the others contribute nothing by construction)."""
+
+    __slots__ = ("contribute", "per_node", "sparse", "totals", "version")
+
+    def __init__(self, contribute: Contribution, sparse: Callable[[NodeInfoLister], Sequence[NodeInfo]] | None
+                 ) -> None:
+        self.contribute = contribute
+        self.sparse = sparse
+        self.per_node: dict[str, Counts] = {}
+        self.totals: Counts = {}
+        self.version = -1
+
+    def _drop(self, name: str) -> None:
+        old = self.per_node.pop(name, None)
+        if old is None:
+            return
+        totals = self.totals
+        for pair, n in old.items():
+            left = totals[pair] - n
+            if left:
+                totals[pair] = left
+            else:
+                del totals[pair]
+
+    def _put(self, ni: NodeInfo) -> None:
+        counts: Counts = {}
+        self.contribute(ni, counts)
+        if not counts:
+            return
+        self.per_node[ni.name] = counts
+        totals = self.totals
+        for pair, n in counts.items():
+            left = totals.get(pair, 0) + n
+            if left:
+                totals[pair] = left
+            else:
+                del totals[pair]
+
+    def refresh(self, snapshot: NodeInfoLister) -> Counts:
+        version, changed = snapshot.changes_since(self.version)
+        if changed is None:
+            self.per_node.clear()
+            self.totals.clear()
+            for ni in (self.sparse(snapshot) if self.sparse is not None else snapshot.list()):
+                if ni.node is not None:
+                    self._put(ni)
+        else:
+            for name in changed:
+                self._drop(name)
+                current = snapshot.get(name)
+                if current is not None:
+                    self._put(current)
+        self.version = version
+        return self.totals
+
+
+def _term_key(terms: Sequence[AffinityTerm]) -> tuple[Hashable, ...]:
+    return tuple((frozenset(t.namespaces), t.selector, t.topology_key, t.namespace_selector) for t in terms)
+
+
+def _weighted_key(terms: Sequence[WeightedAffinityTerm]) -> tuple[Hashable, ...]:
+    return tuple((w.weight, *_term_key((w.term,))) for w in terms)
+
+
+def _with_anti_affinity(snapshot: NodeInfoLister) -> Sequence[NodeInfo]:
+    return snapshot.have_pods_with_required_anti_affinity()
+
+
+def _with_affinity(snapshot: NodeInfoLister) -> Sequence[NodeInfo]:
+    return snapshot.have_pods_with_affinity()
+
+
+def _add_weighted(counts: Counts, terms: Sequence[WeightedAffinityTerm], target: Pod,
+                  ns_labels: Mapping[str, str] | None, labels: Mapping[str, str], sign: int) -> None:
+    for w in terms:
+        t = w.term
+        if w.weight and t.matches(target, ns_labels):
+            _bump(counts, labels, t.topology_key, w.weight * sign)
+
+
 class PreFilterState:
     __slots__ = ("affinity", "anti_affinity", "existing_anti_affinity", "namespace_labels", "pod_info")
 
@@ -113,6 +213,22 @@ class InterPodAffinity:
         weight = args.get("hardPodAffinityWeight")
         self.hard_pod_affinity_weight = 1 if weight is None else int(weight)
         self.ignore_preferred_terms_of_existing_pods = bool(args.get("ignorePreferredTermsOfExistingPods"))
+        self._tallies: dict[Hashable, _Tally] = {}
+
+    def _tally(self, key: Hashable, contribute: Contribution,
+               sparse: Callable[[NodeInfoLister], Sequence[NodeInfo]] | None) -> Counts:
+        """The current totals of the tally `key` (created with `contribute` the first time)."""
+        tally = self._tallies.get(key)
+        if tally is None:
+            if len(self._tallies) >= MAX_TALLIES:
+                self._tallies.clear()
+            tally = self._tallies[key] = _Tally(contribute, sparse)
+        return tally.refresh(self.handle.snapshot)
+
+    @staticmethod
+    def _pod_key(pi: PodInfo, ns_labels: Mapping[str, str]) -> tuple[Hashable, ...]:
+        """What the existing pods' terms are matched against: the incoming pod's namespace and labels."""
+        return (pi.namespace, frozenset(pi.labels.items()), frozenset(ns_labels.items()))
 
     def _namespace_labels(self, namespace: str) -> dict[str, str]:
         ns = self.handle.listers.namespaces.get(namespace)
@@ -147,23 +263,34 @@ class InterPodAffinity:
         snapshot = self.handle.snapshot
         with_anti = snapshot.have_pods_with_required_anti_affinity()
         pi = self._incoming(pod)
-        if not pi.required_affinity_terms and not pi.required_anti_affinity_terms and not with_anti:
+        affinity_terms, anti_terms = pi.required_affinity_terms, pi.required_anti_affinity_terms
+        if not affinity_terms and not anti_terms and not with_anti:
             return None, Status(Code.SKIP)
         s = PreFilterState(pi, self._namespace_labels(pi.namespace))
-        for ni in with_anti:
-            if ni.node is None:
-                continue
-            for existing in ni.pods_with_required_anti_affinity:
-                _update_anti_affinity(s.existing_anti_affinity, existing.required_anti_affinity_terms, pod,
-                                      s.namespace_labels, ni.labels, 1)
-        if pi.required_affinity_terms or pi.required_anti_affinity_terms:
-            for ni in snapshot.list():
+        if with_anti:
+            ns_labels = s.namespace_labels
+
+            def existing_anti(ni: NodeInfo, counts: Counts) -> None:
+                for existing in ni.pods_with_required_anti_affinity:
+                    _update_anti_affinity(counts, existing.required_anti_affinity_terms, pod, ns_labels, ni.labels, 1)
+
+            s.existing_anti_affinity = dict(self._tally(("existing-anti", *self._pod_key(pi, ns_labels)),
+                                                        existing_anti, _with_anti_affinity))
+        if affinity_terms:
+            def affinity(ni: NodeInfo, counts: Counts) -> None:
                 labels = ni.labels
                 for existing in ni.pods:
-                    _update_affinity(s.affinity, pi.required_affinity_terms, existing.pod, labels, 1)
-                    _update_anti_affinity(s.anti_affinity, pi.required_anti_affinity_terms, existing.pod, None,
-                                          labels, 1)
-        if not s.existing_anti_affinity and not pi.required_affinity_terms and not pi.required_anti_affinity_terms:
+                    _update_affinity(counts, affinity_terms, existing.pod, labels, 1)
+
+            s.affinity = dict(self._tally(("affinity", _term_key(affinity_terms)), affinity, None))
+        if anti_terms:
+            def anti_affinity(ni: NodeInfo, counts: Counts) -> None:
+                labels = ni.labels
+                for existing in ni.pods:
+                    _update_anti_affinity(counts, anti_terms, existing.pod, None, labels, 1)
+
+            s.anti_affinity = dict(self._tally(("anti-affinity", _term_key(anti_terms)), anti_affinity, None))
+        if not s.existing_anti_affinity and not affinity_terms and not anti_terms:
             return None, Status(Code.SKIP)
         state.write(_PRE_FILTER_KEY, s)
         return None, None
@@ -228,40 +355,44 @@ class InterPodAffinity:
             or ((affinity.get("podAntiAffinity") or {}).get("preferredDuringSchedulingIgnoredDuringExecution")))
         if self.ignore_preferred_terms_of_existing_pods and not has_constraints:
             return Status(Code.SKIP)
-        snapshot = self.handle.snapshot
-        all_nodes = snapshot.list() if has_constraints else snapshot.have_pods_with_affinity()
+        if not has_constraints and not self.handle.snapshot.have_pods_with_affinity():
+            return Status(Code.SKIP)  # no terms on either side
         pi = self._incoming(pod)
         ns_labels = self._namespace_labels(pi.namespace)
-        scores: dict[str, dict[str, int]] = {}
-
-        def process(terms: Sequence[WeightedAffinityTerm], target: Pod, nsl: Mapping[str, str] | None,
-                    labels: Mapping[str, str], sign: int) -> None:
-            for w in terms:
-                t = w.term
-                if t.matches(target, nsl):
-                    tv = labels.get(t.topology_key)
-                    if tv is not None:
-                        per_key = scores.setdefault(t.topology_key, {})
-                        per_key[tv] = per_key.get(tv, 0) + w.weight * sign
-
         hard = self.hard_pod_affinity_weight
-        for ni in all_nodes:
+        use_preferred = not self.ignore_preferred_terms_of_existing_pods
+
+        def existing_terms(ni: NodeInfo, counts: Counts) -> None:
+            """What the existing pods' terms give the incoming pod."""
             labels = ni.labels
-            if ni.node is None or not labels:
-                continue
-            for existing in (ni.pods if has_constraints else ni.pods_with_affinity):
-                process(pi.preferred_affinity_terms, existing.pod, None, labels, 1)
-                process(pi.preferred_anti_affinity_terms, existing.pod, None, labels, -1)
+            for existing in ni.pods_with_affinity:
                 if hard > 0:
                     for t in existing.required_affinity_terms:
                         if t.matches(pod, ns_labels):
-                            tv = labels.get(t.topology_key)
-                            if tv is not None:
-                                per_key = scores.setdefault(t.topology_key, {})
-                                per_key[tv] = per_key.get(tv, 0) + hard
-                if not self.ignore_preferred_terms_of_existing_pods:
-                    process(existing.preferred_affinity_terms, pod, ns_labels, labels, 1)
-                    process(existing.preferred_anti_affinity_terms, pod, ns_labels, labels, -1)
+                            _bump(counts, labels, t.topology_key, hard)
+                if use_preferred:
+                    _add_weighted(counts, existing.preferred_affinity_terms, pod, ns_labels, labels, 1)
+                    _add_weighted(counts, existing.preferred_anti_affinity_terms, pod, ns_labels, labels, -1)
+
+        totals = [self._tally(("score-existing", hard, use_preferred, *self._pod_key(pi, ns_labels)),
+                              existing_terms, _with_affinity)]
+        if has_constraints:
+            preferred, preferred_anti = pi.preferred_affinity_terms, pi.preferred_anti_affinity_terms
+
+            def incoming_terms(ni: NodeInfo, counts: Counts) -> None:
+                """What the incoming pod's preferred terms give each existing pod's domain."""
+                labels = ni.labels
+                for existing in ni.pods:
+                    _add_weighted(counts, preferred, existing.pod, None, labels, 1)
+                    _add_weighted(counts, preferred_anti, existing.pod, None, labels, -1)
+
+            totals.append(self._tally(("score-incoming", _weighted_key(preferred), _weighted_key(preferred_anti)),
+                                      incoming_terms, None))
+        scores: dict[str, dict[str, int]] = {}
+        for counts in totals:
+            for (key, value), n in counts.items():
+                per_key = scores.setdefault(key, {})
+                per_key[value] = per_key.get(value, 0) + n
         if not scores:
             return Status(Code.SKIP)
         state.write(_PRE_SCORE_KEY, scores)
