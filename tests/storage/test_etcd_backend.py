@@ -398,9 +398,10 @@ async def test_event_waits_for_the_answer_of_its_write(etcd_cluster: EtcdCluster
     for member in store._client._members:
         member.kv = _HeldAnswers(member.kv, release)
     got: list[Event] = []
+    start = await store.current_revision()  # before the write: a watch from after it would miss its event
 
     async def consume() -> None:
-        async for event in store.watch("/registry/", from_revision=await store.current_revision()):
+        async for event in store.watch("/registry/", from_revision=start):
             got.append(event)
 
     consumer = asyncio.ensure_future(consume())
