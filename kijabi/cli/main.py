@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
 import logging
 import os
@@ -14,11 +15,15 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kijabi.cli import snapshot
 from kijabi.cli.supervisor import Child, Supervisor, kijabi_argv
+from kijabi.client.config import write_kubeconfig
 from kijabi.storage import Storage
+
+if TYPE_CHECKING:
+    from kijabi.apiserver.certs import PKI
 
 DEFAULT_DATA_DIR = Path("/var/lib/kijabi")
 DEFAULT_KUBECONFIG = Path("/etc/kijabi/kubeconfig.yaml")
@@ -60,47 +65,24 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     snapshot.add_snapshot_flags(p)
 
 
-def open_storage(args: argparse.Namespace, data_dir: Path) -> Storage:
+def open_storage(args: argparse.Namespace) -> Storage:
     """A Storage for a k3s-style datastore endpoint: sqlite:///path (default) or etcd://h1:2379,h2:2379."""
-    from kijabi.storage.etcd import EtcdStorage
-    from kijabi.storage.sqlite import SQLiteStorage
+    from kijabi.storage.snapshot import SnapshotError, open_datastore
 
-    endpoint: str = args.datastore_endpoint
-    if endpoint.startswith(("etcd://", "http://", "https://")):
-        return EtcdStorage.from_url(endpoint, ca_file=args.datastore_cafile or None,
-                                    cert_file=args.datastore_certfile or None, key_file=args.datastore_keyfile or None)
-    if not endpoint:
-        path = data_dir / "server" / "db" / "state.db"
-    elif endpoint.startswith("sqlite://"):
-        path = Path(endpoint[len("sqlite://"):].split("?", 1)[0])
-    else:
-        raise SystemExit(f"kijabi: unsupported --datastore-endpoint {endpoint!r} (sqlite:///path or etcd://host:2379,...)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteStorage(str(path))
+    try:
+        return open_datastore(snapshot.datastore_from_args(args), server=True)
+    except SnapshotError as exc:
+        raise SystemExit(f"kijabi: --datastore-endpoint: {exc}") from None
 
 
-def write_kubeconfig(path: Path, server_url: str, pki, mode: int) -> None:  # type: ignore[no-untyped-def]
-    import base64
-
-    import yaml
-
+def write_admin_kubeconfig(path: Path, server_url: str, pki: PKI, mode: int) -> None:
+    """The admin kubeconfig: the server CA and the admin client certificate."""
     def b64(p: Path) -> str:
         return base64.b64encode(p.read_bytes()).decode()
 
-    doc = {
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "default", "cluster": {"server": server_url, "certificate-authority-data": b64(pki.server_ca.cert)}}],
-        "users": [{"name": "default", "user": {"client-certificate-data": b64(pki.admin.cert), "client-key-data": b64(pki.admin.key)}}],
-        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
-        "current-context": "default", "preferences": {},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(doc, f, sort_keys=False)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_kubeconfig(path, server_url, pki.server_ca.cert.read_bytes(),
+                     {"client-certificate-data": b64(pki.admin.cert), "client-key-data": b64(pki.admin.key)},
+                     mode=mode)
 
 
 async def run_apiserver(args: argparse.Namespace) -> None:
@@ -117,7 +99,7 @@ async def run_apiserver(args: argparse.Namespace) -> None:
         tokens[args.token] = User("kijabi:admin-token", groups=("system:masters", "system:authenticated"))
     config = Config(
         data_dir=data_dir, bind_address=args.bind_address, port=args.https_listen_port,
-        storage=open_storage(args, data_dir), token_file=args.token_auth_file, tokens=tokens,
+        storage=open_storage(args), token_file=args.token_auth_file, tokens=tokens,
         advertise_address=args.advertise_address, watch_cache_size=args.default_watch_cache_size,
     )
     server = APIServer(config)
@@ -135,11 +117,11 @@ async def run_apiserver(args: argparse.Namespace) -> None:
     host = args.bind_address if args.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
     url = f"https://{host}:{server.port}"
     kubeconfig = args.write_kubeconfig or (DEFAULT_KUBECONFIG if data_dir == DEFAULT_DATA_DIR else data_dir / "kubeconfig.yaml")
-    write_kubeconfig(kubeconfig, url, server.pki, int(args.write_kubeconfig_mode, 8))
+    write_admin_kubeconfig(kubeconfig, url, server.pki, int(args.write_kubeconfig_mode, 8))
     supervisor = Supervisor()
     if args.command == "server":
         component_kubeconfig = data_dir / "server" / "cred" / "admin.kubeconfig"
-        write_kubeconfig(component_kubeconfig, url, server.pki, 0o600)
+        write_admin_kubeconfig(component_kubeconfig, url, server.pki, 0o600)
         for child in server_components(args, component_kubeconfig, server.pki.server_ca.cert):
             supervisor.start(child)
     print(f"kijabi: API server ready at {url}", flush=True)

@@ -271,3 +271,25 @@ def load_default(path: str | os.PathLike[str] | None = None, *, context: str | N
     if any(p.exists() for p in paths):
         return load_kubeconfig(None, context=context)
     return load_incluster()
+
+
+def write_kubeconfig(path: Path, server: str, ca_pem: bytes, user: Mapping[str, str], *, mode: int = 0o600) -> Path:
+    """Write a one-context kubeconfig for `server` (trusting `ca_pem`) with the `user` credentials
+    (`{"token": ...}` or `{"client-certificate-data": ..., "client-key-data": ...}`), atomically and with
+    `mode` (the file is replaced, never rewritten in place)."""
+    doc = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "default", "cluster": {
+            "server": server.rstrip("/"), "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "users": [{"name": "default", "user": dict(user)}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "current-context": "default", "preferences": {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return path

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import datetime as dt
 import ipaddress
 import logging
@@ -42,12 +41,12 @@ from pathlib import Path
 
 import aiohttp
 import orjson
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from kijabi.client.config import write_kubeconfig
 from kijabi.kubelet import cgroups, cleanup, cni, main
 from kijabi.kubelet.config import DEFAULT_CLUSTER_DOMAIN, DEFAULT_KUBELET_PORT, KubeletConfig
 from kijabi.kubelet.containerd import AgentPaths
@@ -143,25 +142,6 @@ async def check_token(server: str, ca_pem: bytes, token: str, *, timeout: float 
         raise AgentError(f"GET {url} with the token: HTTP {status}")
 
 
-def write_kubeconfig(path: Path, server: str, ca_pem: bytes, token: str) -> Path:
-    """A kubeconfig (mode 0600) for `server`, trusting `ca_pem`, authenticating with `token`."""
-    doc = {
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "default", "cluster": {
-            "server": server.rstrip("/"), "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
-        "users": [{"name": "default", "user": {"token": token}}],
-        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
-        "current-context": "default", "preferences": {},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(doc, f, sort_keys=False)
-    os.replace(tmp, path)
-    return path
-
-
 async def credentials(options: AgentOptions) -> Path:
     """The kubeconfig the kubelet uses: --kubeconfig, or one written after joining --server with --token."""
     if options.kubeconfig is not None:
@@ -177,7 +157,7 @@ async def credentials(options: AgentOptions) -> Path:
     ca_pem = await fetch_ca(options.server)
     await check_token(options.server, ca_pem, options.token)
     _write_file(options.agent_dir / SERVER_CA_NAME, ca_pem)
-    path = write_kubeconfig(options.agent_dir / KUBECONFIG_NAME, options.server, ca_pem, options.token)
+    path = write_kubeconfig(options.agent_dir / KUBECONFIG_NAME, options.server, ca_pem, {"token": options.token})
     log.info("joined %s; credentials in %s", options.server, path)
     return path
 
@@ -329,12 +309,9 @@ def _write_ca(cert: Path, key: Path, common_name: str) -> None:
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .sign(private, hashes.SHA256())
     )
-    key.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    cert.write_bytes(built.public_bytes(serialization.Encoding.PEM))
+    _write_file(key, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()), mode=0o600)
+    _write_file(cert, built.public_bytes(serialization.Encoding.PEM))
 
 
 async def run(options: AgentOptions, *, stop: asyncio.Event | None = None) -> None:

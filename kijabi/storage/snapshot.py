@@ -129,22 +129,20 @@ def parse_datastore(
     )
 
 
-def open_datastore(ds: Datastore, *, create: bool = False) -> Storage:
+def open_datastore(ds: Datastore, *, create: bool = False, server: bool = False) -> Storage:
     """A Storage on the datastore, not started. A SQLite file that does not exist is an error unless
-    `create` (so that a typo does not silently read an empty store)."""
+    `create` (so that a typo does not silently read an empty store). For a tool (the default) the store
+    does no periodic compaction and etcd requests give up after 10 s; `server` keeps the stores' own
+    defaults (what the API server runs with) and creates a missing SQLite file."""
     if isinstance(ds, SQLiteDatastore):
-        if not create and not ds.path.exists():
+        if not (create or server) and not ds.path.exists():
             raise SnapshotError(f"no sqlite datastore at {ds.path}")
         ds.path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteStorage(str(ds.path), compact_interval=0)
-    return EtcdStorage(
-        list(ds.endpoints),
-        ca_file=ds.ca_file,
-        cert_file=ds.cert_file,
-        key_file=ds.key_file,
-        compact_interval=0,
-        retry_timeout=10.0,
-    )
+        return SQLiteStorage(str(ds.path)) if server else SQLiteStorage(str(ds.path), compact_interval=0)
+    if server:
+        return EtcdStorage(list(ds.endpoints), ca_file=ds.ca_file, cert_file=ds.cert_file, key_file=ds.key_file)
+    return EtcdStorage(list(ds.endpoints), ca_file=ds.ca_file, cert_file=ds.cert_file, key_file=ds.key_file,
+                       compact_interval=0, retry_timeout=10.0)
 
 
 @contextlib.asynccontextmanager
