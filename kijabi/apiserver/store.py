@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -83,47 +82,6 @@ class DeleteResult:
     obj: dict[str, Any]
     deleted: bool  # removed from the store now (vs. pending finalizers or grace)
     extras: dict[str, Any] = field(default_factory=dict)
-
-
-class _Uids:
-    """Random (version 4) UUIDs as `uuid.uuid4()` makes them, from one `os.urandom` call per 256:
-    reading the kernel's random source releases the GIL, which a busy server then waits to get back
-    from the storage writer thread on every create."""
-
-    BATCH = 256
-
-    def __init__(self) -> None:
-        self._pool = bytearray()
-        self._pid = 0
-
-    def __call__(self) -> str:
-        pool = self._pool
-        if len(pool) < 16 or self._pid != os.getpid():  # a forked child must not reuse the parent's bytes
-            pool = self._pool = bytearray(os.urandom(16 * self.BATCH))
-            self._pid = os.getpid()
-        b = pool[-16:]
-        del pool[-16:]
-        b[6] = (b[6] & 0x0F) | 0x40  # version 4
-        b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
-        h = b.hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-new_uid = _Uids()
-
-_TIMES: dict[int, str] = {}
-
-
-def rfc3339(ts: float) -> str:
-    """`meta.rfc3339`, remembered for the current second (every write in it asks for the same text)."""
-    second = int(ts)
-    text = _TIMES.get(second)
-    if text is None:
-        text = meta.rfc3339(second)
-        if len(_TIMES) > 64:
-            _TIMES.clear()
-        _TIMES[second] = text
-    return text
 
 
 def _too_large(res: Resource) -> errors.StatusError:
@@ -323,8 +281,8 @@ class Store:
             m.pop("namespace", None)
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             m.pop(k, None)
-        m["uid"] = new_uid()
-        m["creationTimestamp"] = rfc3339(self.clock())
+        m["uid"] = meta.new_uid()
+        m["creationTimestamp"] = meta.rfc3339(self.clock())
         strategy.prepare_for_create(obj)
         generated = not m.get("name") and bool(m.get("generateName"))
         await self.check_namespace(res, namespace)
@@ -338,7 +296,7 @@ class Store:
                 self._validate(res, obj, None)
                 managed = update_managed_fields(
                     None, obj, manager=opts.field_manager, operation=opts.operation, schema=res.schema,
-                    api_version=res.api_version, now=rfc3339(self.clock()), subresource=opts.subresource,
+                    api_version=res.api_version, now=meta.rfc3339(self.clock()), subresource=opts.subresource,
                     reset_paths=strategy.reset_paths(opts.subresource),
                 )
                 if opts.dry_run:
@@ -476,7 +434,7 @@ class Store:
                 self._validate(res, new, old)
             new = update_managed_fields(
                 old, new, manager=opts.field_manager, operation=opts.operation, schema=res.schema,
-                api_version=res.api_version, now=rfc3339(self.clock()), subresource=opts.subresource,
+                api_version=res.api_version, now=meta.rfc3339(self.clock()), subresource=opts.subresource,
                 reset_paths=strategy.reset_paths(opts.subresource),
             )
             new["metadata"]["resourceVersion"] = om_rv

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import os
 import secrets
-import uuid
 from typing import Any
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -12,7 +13,12 @@ _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 def rfc3339(ts: float) -> str:
     """A Unix time as Kubernetes writes metav1.Time: RFC 3339, seconds, UTC, `Z`."""
-    return _dt.datetime.fromtimestamp(int(ts), _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339_second(int(ts))
+
+
+@functools.lru_cache(maxsize=64)  # every write within a second asks for the same text
+def _rfc3339_second(second: int) -> str:
+    return _dt.datetime.fromtimestamp(second, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339_micro(ts: float) -> str:
@@ -32,8 +38,31 @@ def generate_name(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
 
 
-def new_uid() -> str:
-    return str(uuid.uuid4())
+class _Uids:
+    """Random (version 4) UUIDs as `uuid.uuid4()` makes them, from one `os.urandom` call per 256:
+    reading the kernel's random source releases the GIL, which a busy server then waits to get back
+    from the storage writer thread on every create."""
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._pool = bytearray()
+        self._pid = 0
+
+    def __call__(self) -> str:
+        pool = self._pool
+        if len(pool) < 16 or self._pid != os.getpid():  # a forked child must not reuse the parent's bytes
+            pool = self._pool = bytearray(os.urandom(16 * self.BATCH))
+            self._pid = os.getpid()
+        b = pool[-16:]
+        del pool[-16:]
+        b[6] = (b[6] & 0x0F) | 0x40  # version 4
+        b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = b.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+new_uid = _Uids()
 
 
 def metadata(obj: dict[str, Any]) -> dict[str, Any]:
