@@ -11,6 +11,15 @@ group fails with Unavailable and nothing of it is published. Any other exception
 fails the same way, the queue is drained with Unavailable and the thread exits (the store then refuses
 everything until it is restarted).
 
+Small groups skip the thread: a write submitted on the loop waits in a list until the end of the
+current loop iteration; if the thread is idle then (nothing queued, no group or compaction step running)
+and the list holds at most `INLINE_MAX` requests, the loop runs the group itself, under the same lock the
+thread holds for its groups, and delivers through `call_soon` behind any delivery the thread queued
+before. A lone write so costs one transaction and no thread hand-off; larger groups still go to the
+thread, where SQLite's work overlaps the loop's. Not with synchronous=FULL (an fsync per commit would
+stall the loop). For the same reason the connection never checkpoints on commit: the thread checkpoints
+(PASSIVE) after every `CHECKPOINT_BYTES` of written values.
+
 Revisions: the writer is the only writer (the store holds an exclusive lock on the database file), so it
 numbers rows itself: the next revision is the last committed one plus one, and a rolled back group gives
 its numbers back. The table is AUTOINCREMENT, so `sqlite_sequence` records the high-water mark on disk.
@@ -51,6 +60,8 @@ MAX_GROUP_BYTES: Final = 16 << 20  # values per transaction (keeps the WAL small
 COMPACT_BATCH: Final = 1000  # log rows examined per compaction window
 VACUUM_STEP: Final = 512  # pages returned to the file system per step
 FREE_SLACK: Final = 0.1  # fraction of the file kept as free pages for reuse
+INLINE_MAX: Final = 8  # largest group the loop runs itself when the thread is idle
+CHECKPOINT_BYTES: Final = 4 << 20  # values written between two WAL checkpoints
 
 WriteOp = Literal["create", "update", "delete"]
 
@@ -80,9 +91,14 @@ class _Stop:
     """Queued by close(): everything queued before it is committed, then the thread exits."""
 
 
-STOP: Final = _Stop()
+class _Checkpoint:
+    """Queued after inline groups wrote `CHECKPOINT_BYTES`: the thread checkpoints the WAL."""
 
-Request = WriteRequest | CompactRequest | _Stop
+
+STOP: Final = _Stop()
+_CHECKPOINT: Final = _Checkpoint()
+
+Request = WriteRequest | CompactRequest | _Stop | _Checkpoint
 Outcome = KeyValue | StorageError | None
 Results = list[tuple["asyncio.Future[Any]", Outcome]]
 # deliver(results, events, compact_revision): runs on the loop; events ascending, compact_revision set
@@ -103,7 +119,9 @@ class Writer:
         revision: int,
         compact_revision: int,
         compact_done: int,
+        inline: bool = True,
     ) -> None:
+        """`inline`: small groups may run on the loop (see the module docstring)."""
         self._conn = conn
         self._cur = conn.cursor()
         self._loop = loop
@@ -116,14 +134,61 @@ class Writer:
         self._compact_waiters: list[CompactRequest] = []
         self._vacuuming = False
         self._thread = threading.Thread(target=self._run, name="kijabi-sqlite-writer", daemon=True)
+        self._lock = threading.Lock()  # held by whoever uses the connection: the thread or the loop
+        self._inline = inline
+        self._pending: list[WriteRequest] = []  # submitted in this loop iteration, for _flush
+        self._unchecked_bytes = 0  # values written since the last checkpoint
+        self._checkpoint_queued = False
+        self._broken = False  # a bug in an inline group: the thread is told to stop
 
     # --- called from the loop -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints are the thread's (_checkpoint)
         self._thread.start()
 
     def submit(self, request: Request) -> None:
+        if self._inline and isinstance(request, WriteRequest):
+            if not self._pending:
+                self._loop.call_soon(self._flush)
+            self._pending.append(request)
+            return
+        self._flush_to_queue()  # keep the order: writes submitted before STOP are committed before it
         self._queue.put(request)
+
+    def _flush(self) -> None:
+        """End of the loop iteration in which writes were submitted: run them here if the thread is idle
+        and they are few, else queue them for the thread."""
+        group = self._pending
+        if not group:
+            return
+        if self._broken:
+            self._pending = []
+            failed: Results = [(req.future, Unavailable("the sqlite writer stopped")) for req in group]
+            self._deliver(failed, [], None)
+            return
+        if (
+            len(group) <= INLINE_MAX
+            and self._queue.empty()
+            and self._lock.acquire(blocking=False)
+        ):
+            self._pending = []
+            try:
+                self._run_group(list[Request](group), self._loop.call_soon)
+                self._count_written(list[Request](group), on_thread=False)
+            except BaseException:
+                log.exception("sqlite write failed on the event loop; the store is unavailable")
+                self._broken = True
+                self._queue.put(STOP)  # the thread exits; the store sees it did so unasked
+            finally:
+                self._lock.release()
+            return
+        self._flush_to_queue()
+
+    def _flush_to_queue(self) -> None:
+        group, self._pending = self._pending, []
+        for req in group:
+            self._queue.put(req)
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -144,25 +209,44 @@ class Writer:
             self._call_loop(self._on_exit)
 
     def _loop_forever(self) -> None:
+        call = self._loop.call_soon_threadsafe
         while True:
             if self._compaction_pending():
                 try:
                     first = self._queue.get_nowait()
                 except queue.Empty:
-                    self._compact_step()
+                    with self._lock:
+                        self._compact_step()
                     continue
             else:
                 first = self._queue.get()
-            group = self._take_group(first)
-            stop = self._run_group(group)
-            if self._compaction_pending():
-                self._compact_step()
-            else:
-                self._finish_compaction_waiters()
-            if stop:
-                # The logical compaction point is committed; the physical part resumes at the next start.
-                self._finish_compaction_waiters(everyone=True)
-                return
+            with self._lock:
+                group = self._take_group(first)
+                stop = self._run_group(group, call)
+                self._count_written(group, on_thread=True)
+                if self._compaction_pending():
+                    self._compact_step()
+                else:
+                    self._finish_compaction_waiters()
+                if stop:
+                    # The logical compaction point is committed; the physical part resumes at the next start.
+                    self._finish_compaction_waiters(everyone=True)
+                    return
+
+    def _count_written(self, group: list[Request], *, on_thread: bool) -> None:
+        """Checkpoint the WAL once enough was written (or when asked): on the thread right away, from
+        the loop by queueing the request for the thread (once)."""
+        self._unchecked_bytes += sum(len(req.value) for req in group if isinstance(req, WriteRequest))
+        asked = on_thread and any(isinstance(req, _Checkpoint) for req in group)
+        if self._unchecked_bytes < CHECKPOINT_BYTES and not asked:
+            return
+        if on_thread:
+            self._unchecked_bytes = 0
+            self._checkpoint_queued = False
+            self._checkpoint("PASSIVE")
+        elif not self._checkpoint_queued:
+            self._checkpoint_queued = True
+            self._queue.put(_CHECKPOINT)
 
     def _take_group(self, first: Request) -> list[Request]:
         """`first` and whatever else is queued, up to MAX_GROUP requests or MAX_GROUP_BYTES of values."""
@@ -178,8 +262,9 @@ class Writer:
                 size += len(req.value)
         return group
 
-    def _run_group(self, group: list[Request]) -> bool:
-        """One transaction for the whole group. Returns True when STOP was in it."""
+    def _run_group(self, group: list[Request], call: Callable[..., object]) -> bool:
+        """One transaction for the whole group; its outcome goes to the loop through `call` (call_soon on
+        the loop, call_soon_threadsafe on the thread). Returns True when STOP was in it."""
         stop = any(isinstance(req, _Stop) for req in group)
         results: Results = []
         events: list[Event] = []
@@ -188,7 +273,7 @@ class Writer:
         try:
             self._cur.execute("BEGIN IMMEDIATE")
             for req in group:
-                if isinstance(req, _Stop):
+                if isinstance(req, _Stop | _Checkpoint):
                     continue
                 if isinstance(req, WriteRequest):
                     outcome, event = self._apply(req)
@@ -209,15 +294,15 @@ class Writer:
             failed: Results = [
                 (req.future, _unavailable(f"sqlite write failed: {exc}", exc))
                 for req in group
-                if not isinstance(req, _Stop)
+                if isinstance(req, WriteRequest | CompactRequest)
             ]
-            self._call_loop(self._deliver, failed, [], None)
+            self._call_loop(self._deliver, failed, [], None, call=call)
             if not isinstance(exc, sqlite3.Error):
                 raise  # a bug: the thread dies, the store reports itself unavailable
             return stop
         if new_compact is not None:
             self._compact_target = new_compact
-        self._call_loop(self._deliver, results, events, new_compact)
+        self._call_loop(self._deliver, results, events, new_compact, call=call)
         return stop
 
     def _apply(self, req: WriteRequest) -> tuple[Outcome, Event | None]:
@@ -285,7 +370,7 @@ class Writer:
                     self._vacuuming = True
             elif self._vacuuming and not self._vacuum_step():
                 self._vacuuming = False
-                self._checkpoint()
+                self._checkpoint("TRUNCATE")
             if not self._compaction_pending():
                 self._finish_compaction_waiters()
         except sqlite3.Error as exc:
@@ -329,9 +414,9 @@ class Writer:
         cur.execute(f"PRAGMA incremental_vacuum({min(excess, VACUUM_STEP)})").fetchall()
         return True
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, mode: Literal["PASSIVE", "TRUNCATE"]) -> None:
         try:
-            self._cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            self._cur.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
         except sqlite3.OperationalError as exc:  # busy readers: the next checkpoint will do it
             log.debug("wal checkpoint skipped: %s", exc)
 
@@ -364,7 +449,7 @@ class Writer:
                 req = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if not isinstance(req, _Stop):
+            if isinstance(req, WriteRequest | CompactRequest):
                 results.append((req.future, Unavailable(message)))
         results.extend((w.future, Unavailable(message)) for w in self._compact_waiters)
         self._compact_waiters = []
@@ -379,12 +464,12 @@ class Writer:
                 req = self._queue.get_nowait()
             except queue.Empty:
                 return left
-            if not isinstance(req, _Stop):
+            if isinstance(req, WriteRequest | CompactRequest):
                 left.append(req)
 
-    def _call_loop(self, fn: Callable[..., None], *args: object) -> None:
+    def _call_loop(self, fn: Callable[..., None], *args: object, call: Callable[..., object] | None = None) -> None:
         try:
-            self._loop.call_soon_threadsafe(fn, *args)
+            (call or self._loop.call_soon_threadsafe)(fn, *args)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             log.debug("event loop closed; dropping a sqlite writer callback")
 

@@ -80,6 +80,7 @@ class SQLiteStorage:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock_fd = -1
         self._reader: sqlite3.Connection | None = None
+        self._get_cursor: sqlite3.Cursor | None = None  # on the read connection
         self._writer: Writer | None = None
         self._writer_exit: asyncio.Future[None] | None = None
         self._hub = WatchHub(revision=0, backlog=watch_backlog)
@@ -124,6 +125,7 @@ class SQLiteStorage:
             revision=revision,
             compact_revision=compact_revision,
             compact_done=compact_done,
+            inline=self._synchronous != "FULL",  # an fsync per commit must not stall the loop
         )
         self._writer.start()
         if self._compact_interval > 0:
@@ -143,6 +145,7 @@ class SQLiteStorage:
         writer = sql.open_writer(self.path, self._synchronous)
         try:
             self._reader = sql.open_reader(self.path)
+            self._get_cursor = self._reader.cursor()
             seq, compact_revision = writer.execute(sql.SELECT_STATE).fetchall()[0]
             compact_done = writer.execute(sql.SELECT_COMPACT_DONE).fetchall()[0][0]
         except BaseException:
@@ -174,7 +177,7 @@ class SQLiteStorage:
                 self._reader.close()
             except sqlite3.Error:
                 log.exception("closing the sqlite read connection")
-            self._reader = None
+            self._reader = self._get_cursor = None
         if self._lock_fd >= 0:  # after every sqlite connection: closing an fd drops the process's locks
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -280,7 +283,19 @@ class SQLiteStorage:
         return self._compacted
 
     async def get(self, key: str) -> KeyValue | None:
-        return self._read(_get, key)
+        cur = self._get_cursor  # the hottest read: no helper call, no cursor per call
+        if cur is None or self._writer is None:
+            raise Unavailable("the store is not started" if self._writer is None else "the store is closed")
+        try:
+            rows = cur.execute(sql.SELECT_LATEST, (key,)).fetchall()
+        except sqlite3.Error as exc:
+            raise Unavailable(f"sqlite read failed: {exc}") from exc
+        except (UnicodeError, ValueError, OverflowError) as exc:
+            raise StorageError(f"invalid read arguments: {exc}") from exc
+        if not rows or rows[0][1]:
+            return None
+        rev, _, create_revision, value = rows[0]
+        return KeyValue(key, value, create_revision, rev)
 
     async def list(
         self, prefix: str, *, revision: int = 0, limit: int = 0, start_after: str = ""
@@ -352,14 +367,6 @@ class SQLiteStorage:
 
 
 # --- read transactions (run on the read connection) --------------------------------------------------
-
-
-def _get(conn: sqlite3.Connection, key: str) -> KeyValue | None:
-    rows = conn.execute(sql.SELECT_LATEST, (key,)).fetchall()
-    if not rows or rows[0][1]:
-        return None
-    rev, _, create_revision, value = rows[0]
-    return KeyValue(key, value, create_revision, rev)
 
 
 @contextlib.contextmanager
