@@ -15,6 +15,7 @@ they are plain functions the informers call (see kijabi.scheduler.main for the w
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 from collections.abc import Callable, Coroutine, Mapping
@@ -432,20 +433,41 @@ class Scheduler:
             return [nodes[(start + i) % total] for i in range(to_find)]
         feasible: list[NodeInfo] = []
         statuses = diagnosis.node_to_status.statuses
-        # Without nominated pods anywhere, the nominated-pods pass is a no-op: skip its lookups.
-        run = fwk.run_filter_plugins_with_nominated_pods if self.queue.nominator.by_node else fwk.run_filter_plugins
-        order = nodes[start:] + nodes[:start] if start else nodes
+        order = itertools.chain(itertools.islice(nodes, start, None), itertools.islice(nodes, start)) \
+            if start else nodes
+        filters = state.filters
+        if self.queue.nominator.by_node or filters is None:
+            run = fwk.run_filter_plugins_with_nominated_pods
+            for ni in order:
+                st = run(state, pod, ni)
+                if st is None or st.code == Code.SUCCESS:
+                    feasible.append(ni)
+                    if len(feasible) >= to_find:
+                        break
+                elif st.code == Code.ERROR:
+                    raise SchedulingError(st.message())
+                else:
+                    statuses[ni.name] = st
+                    diagnosis.add_plugin_status(st)
+            return feasible
+        # Without nominated pods anywhere, the nominated-pods pass is a no-op: the filters are called
+        # here directly (the hot loop: up to every node of the cluster for every attempt).
+        success = Code.SUCCESS
         for ni in order:
-            st = run(state, pod, ni)
-            if st is None or st.code == Code.SUCCESS:
+            for flt, name in filters:
+                st = flt(state, pod, ni)
+                if st is not None and st.code != success:
+                    break
+            else:
                 feasible.append(ni)
                 if len(feasible) >= to_find:
                     break
-            elif st.code == Code.ERROR:
+                continue
+            st = fwk.filter_status(st, name)
+            if st.code == Code.ERROR:
                 raise SchedulingError(st.message())
-            else:
-                statuses[ni.name] = st
-                diagnosis.add_plugin_status(st)
+            statuses[ni.name] = st
+            diagnosis.add_plugin_status(st)
         return feasible
 
     def prioritize_nodes(self, fwk: Framework, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[int]:
@@ -460,18 +482,16 @@ class Scheduler:
         return totals
 
     def select_host(self, nodes: list[NodeInfo], totals: list[int]) -> str:
-        """The best-scored node; ties are broken at random (reservoir sampling, like upstream)."""
-        best = -1
-        chosen = ""
-        count = 0
-        for ni, score in zip(nodes, totals, strict=True):
-            if score > best:
-                best, chosen, count = score, ni.name, 1
-            elif score == best:
-                count += 1
-                if self.rng.randrange(count) == 0:
-                    chosen = ni.name
-        return chosen
+        """The best-scored node; ties are broken uniformly at random, as upstream's reservoir sampling
+        does, but with one draw: the index among the tied nodes."""
+        if not nodes:
+            return ""
+        best = max(totals)
+        count = totals.count(best)
+        if count == 1:
+            return nodes[totals.index(best)].name
+        ties = [i for i, score in enumerate(totals) if score == best]
+        return nodes[ties[self.rng.randrange(count)]].name
 
     # -- binding -----------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
     SQLiteStorage (this module, event loop thread)
     ├── writes  -> queue -> Writer thread (_sqlite_writer): group commit, CAS checks, compaction
+    │            (small groups while the thread is idle: the same group commit on the loop thread)
     │                        └── after COMMIT: futures resolved, events -> WatchHub (_fanout)
     ├── reads   -> read connection, called on the event loop thread (get, list, count, watch history)
     └── watch   -> log rows after `from_revision`, then the hub's live events, no gap, no duplicate

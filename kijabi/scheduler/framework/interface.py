@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import builtins
 import random
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -56,7 +56,8 @@ class CycleState:
         self.skip_score_plugins: set[str] = set()
         self.record_plugin_metrics = False
         self.pods_to_activate: dict[str, Pod] = {}
-        # The Filter methods this attempt runs (set after PreFilter, without the skipped plugins).
+        # The filters this attempt runs, (function, plugin name): set after PreFilter, without the
+        # skipped plugins, prepared for the pod where the plugin offers it (see PreparedFilter).
         self.filters: list[tuple[Any, str]] | None = None
 
     def read(self, key: str) -> Any:
@@ -191,6 +192,24 @@ class FilterPlugin(Protocol):
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None: ...
 
 
+NodeFilter = Callable[[CycleState, Pod, NodeInfo], Status | None]
+
+
+@runtime_checkable
+class PreparedFilter(Protocol):
+    """Optional on a FilterPlugin: its Filter specialised to one pod, made once per attempt right
+    after PreFilter, so that what depends only on the pod (requests, tolerations, the wanted node
+    name) is worked out once instead of once per node.
+
+    `prepare_filter` returns a function with Filter's signature and Filter's exact results for this
+    pod on every node (it may ignore its state and pod arguments), or None when Filter would pass
+    every node for this pod (the plugin is left out of this attempt's filters, like a PreFilter Skip).
+    It may rely on what the plugin's PreFilter stored, but only a plugin without PreFilterExtensions
+    may implement it: preemption's dry runs call the filters with changed copies of the state."""
+
+    def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None: ...
+
+
 @runtime_checkable
 class PostFilterPlugin(Protocol):
     name: str
@@ -271,6 +290,7 @@ PROTOCOL_METHODS: dict[type, tuple[str, ...]] = {
     PreEnqueuePlugin: ("pre_enqueue",),
     PreFilterPlugin: ("pre_filter", "pre_filter_extensions"),
     FilterPlugin: ("filter",),
+    PreparedFilter: ("prepare_filter",),
     PostFilterPlugin: ("post_filter",),
     PreScorePlugin: ("pre_score",),
     ScorePlugin: ("score", "score_extensions"),

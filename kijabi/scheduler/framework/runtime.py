@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import random
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from kijabi.scheduler.framework.interface import (
     PreEnqueuePlugin,
     PreFilterPlugin,
     PreFilterResult,
+    PreparedFilter,
     PreScorePlugin,
     QueueSortPlugin,
     Recorder,
@@ -203,6 +205,9 @@ class Framework:
         score_plugins: list[ScorePlugin] = points["score"]
         self.score_plugins: list[tuple[ScorePlugin, int]] = [(pl, weights.get(pl.name, 1)) for pl in score_plugins]
         self._all_filters = [(pl.filter, pl.name) for pl in self.filter_plugins]
+        # (plugin name, Filter, prepare_filter or None) in Filter order
+        self._filter_makers = [(pl.name, pl.filter, pl.prepare_filter if implements(pl, PreparedFilter) else None)
+                               for pl in self.filter_plugins]
         self._pre_filter_extensions = [(pl.name, pl.pre_filter_extensions()) for pl in self.pre_filter_plugins]
 
     # -- Handle ------------------------------------------------------------------------------------
@@ -287,8 +292,23 @@ class Framework:
                        else f"node(s) didn't satisfy plugin(s) [{' '.join(names)}] simultaneously")
                 return result, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, msg), set(with_nodes)
         state.skip_filter_plugins = skipped
-        state.filters = [f for f in self._all_filters if f[1] not in skipped] if skipped else self._all_filters
+        state.filters = self._prepare_filters(state, pod, skipped)
         return result, returned, set(with_nodes)
+
+    def _prepare_filters(self, state: CycleState, pod: Pod, skipped: set[str]) -> list[tuple[Any, str]]:
+        """This attempt's filters: the Filter of every plugin PreFilter did not skip, specialised to the
+        pod where the plugin can (PreparedFilter); a plugin that passes every node is left out."""
+        filters: list[tuple[Any, str]] = []
+        for name, flt, prepare in self._filter_makers:
+            if name in skipped:
+                continue
+            if prepare is not None:
+                prepared = prepare(state, pod)
+                if prepared is not None:
+                    filters.append((prepared, name))
+            else:
+                filters.append((flt, name))
+        return filters
 
     def run_filter_plugins(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
         filters = state.filters
@@ -297,11 +317,17 @@ class Framework:
         for flt, name in filters:
             st: Status | None = flt(state, pod, node_info)
             if st is not None and st.code != Code.SUCCESS:
-                if st.code not in _REJECTED:
-                    return _wrap(st, "Filter", name)
-                st.plugin = name
-                return st
+                return self.filter_status(st, name)
         return None
+
+    @staticmethod
+    def filter_status(st: Status, plugin: str) -> Status:
+        """What the framework makes of a Filter's non-success status: a rejection names its plugin,
+        anything else becomes an ERROR with upstream's context."""
+        if st.code not in _REJECTED:
+            return _wrap(st, "Filter", plugin)
+        st.plugin = plugin
+        return st
 
     def run_filter_plugins_with_nominated_pods(self, state: CycleState, pod: Pod,
                                                node_info: NodeInfo) -> Status | None:
@@ -423,14 +449,14 @@ class Framework:
                 if st is not None and not st.is_success():
                     return totals, per_plugin, Status(Code.ERROR, f'plugin "{pl.name}" failed with: {st.message()}',
                                                       plugin=pl.name)
-            for i, s in enumerate(values):
-                if s > MAX_NODE_SCORE or s < MIN_NODE_SCORE:
-                    return totals, per_plugin, Status(
-                        Code.ERROR, f'plugin "{pl.name}" returns an invalid score {s}, it should in the range of '
-                                    f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing", plugin=pl.name)
-                totals[i] += s * weight
+            if values and (max(values) > MAX_NODE_SCORE or min(values) < MIN_NODE_SCORE):
+                s = next(s for s in values if s > MAX_NODE_SCORE or s < MIN_NODE_SCORE)
+                return totals, per_plugin, Status(
+                    Code.ERROR, f'plugin "{pl.name}" returns an invalid score {s}, it should in the range of '
+                                f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing", plugin=pl.name)
             if weight != 1:
                 values = [v * weight for v in values]
+            totals = list(map(operator.add, totals, values))
             per_plugin[pl.name] = values
         return totals, per_plugin, None
 

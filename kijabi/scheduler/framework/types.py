@@ -440,13 +440,14 @@ class NodeInfo:
 
     __slots__ = ("allocatable", "generation", "image_states", "labels", "name", "node", "non_zero_requested",
                  "pods", "pods_with_affinity", "pods_with_required_anti_affinity", "pvc_ref_counts",
-                 "requested", "taints", "used_ports")
+                 "requested", "taints", "unschedulable", "used_ports")
 
     def __init__(self, node: Node | None = None, pods: Iterable[PodInfo] = ()) -> None:
         self.node: Node | None = None
         self.name = ""
         self.labels: dict[str, str] = {}
         self.taints: list[dict[str, Any]] = []
+        self.unschedulable = False  # node.spec.unschedulable
         self.pods: list[PodInfo] = []
         self.pods_with_affinity: list[PodInfo] = []
         self.pods_with_required_anti_affinity: list[PodInfo] = []
@@ -467,7 +468,9 @@ class NodeInfo:
         self.node = node
         self.name = meta.get("name", "")
         self.labels = meta.get("labels") or {}
-        self.taints = (node.get("spec") or {}).get("taints") or []
+        spec = node.get("spec") or {}
+        self.taints = spec.get("taints") or []
+        self.unschedulable = bool(spec.get("unschedulable"))
         self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
         self.generation = next(_generations)
 
@@ -531,6 +534,7 @@ class NodeInfo:
         c.name = self.name
         c.labels = self.labels
         c.taints = self.taints
+        c.unschedulable = self.unschedulable
         c.pods = list(self.pods)
         c.pods_with_affinity = list(self.pods_with_affinity)
         c.pods_with_required_anti_affinity = list(self.pods_with_required_anti_affinity)

@@ -15,7 +15,7 @@ from kijabi.scheduler.framework.events import (
     ClusterEventWithHint,
     QueueingHint,
 )
-from kijabi.scheduler.framework.interface import CycleState, Handle, PreFilterResult
+from kijabi.scheduler.framework.interface import CycleState, Handle, NodeFilter, PreFilterResult
 from kijabi.scheduler.framework.status import Code, Status
 from kijabi.scheduler.framework.types import (
     CPU,
@@ -225,42 +225,56 @@ class ResourceAllocationScorer:
 
     def score_many(self, nodes: Sequence[NodeInfo], pod_requests: list[int]) -> list[int]:
         """`score` for many nodes; the common cpu+memory LeastAllocated/MostAllocated/Balanced cases
-        are computed inline (this runs for every feasible node of every attempt)."""
+        are computed inline, one loop per kind (this runs for every feasible node of every attempt).
+        A node without cpu or memory allocatable takes the general path."""
         kind = self.fast_kind
         if kind is None:
             return [self.score(ni, pod_requests) for ni in nodes]
         (_, wc), (_, wm) = self.resources
+        wsum = wc + wm
         pc, pm = pod_requests
         use_requested = self.use_requested
+        score = self.score
         out: list[int] = []
         append = out.append
-        for ni in nodes:
-            alloc = ni.allocatable
-            req = ni.requested if use_requested else ni.non_zero_requested
-            ac, am = alloc.milli_cpu, alloc.memory
-            rc, rm = req.milli_cpu + pc, req.memory + pm
-            if kind == "balanced":
-                if ac and am:
-                    fc = rc / ac if rc < ac else 1.0
-                    fm = rm / am if rm < am else 1.0
-                    append(int((1 - abs(fc - fm) / 2) * MAX_NODE_SCORE))
-                else:
-                    append(MAX_NODE_SCORE)
-                continue
-            total = weights = 0
-            if ac:
-                if kind == "least":
-                    total += ((ac - rc) * MAX_NODE_SCORE // ac if rc <= ac else 0) * wc
-                else:
-                    total += (min(rc, ac) * MAX_NODE_SCORE // ac) * wc
-                weights += wc
-            if am:
-                if kind == "least":
-                    total += ((am - rm) * MAX_NODE_SCORE // am if rm <= am else 0) * wm
-                else:
-                    total += (min(rm, am) * MAX_NODE_SCORE // am) * wm
-                weights += wm
-            append(total // weights if weights else 0)
+        if kind == "balanced":
+            for ni in nodes:
+                alloc = ni.allocatable
+                ac, am = alloc.milli_cpu, alloc.memory
+                if not (ac and am):
+                    append(score(ni, pod_requests))
+                    continue
+                req = ni.requested if use_requested else ni.non_zero_requested
+                fc = (req.milli_cpu + pc) / ac
+                fm = (req.memory + pm) / am
+                if fc > 1.0:
+                    fc = 1.0
+                if fm > 1.0:
+                    fm = 1.0
+                append(int((1 - abs(fc - fm) / 2) * MAX_NODE_SCORE))
+        elif kind == "least":
+            for ni in nodes:
+                alloc = ni.allocatable
+                ac, am = alloc.milli_cpu, alloc.memory
+                if not (ac and am):
+                    append(score(ni, pod_requests))
+                    continue
+                req = ni.requested if use_requested else ni.non_zero_requested
+                fc = ac - req.milli_cpu - pc
+                fm = am - req.memory - pm
+                append(((fc * MAX_NODE_SCORE // ac if fc >= 0 else 0) * wc
+                        + (fm * MAX_NODE_SCORE // am if fm >= 0 else 0) * wm) // wsum)
+        else:
+            for ni in nodes:
+                alloc = ni.allocatable
+                ac, am = alloc.milli_cpu, alloc.memory
+                if not (ac and am):
+                    append(score(ni, pod_requests))
+                    continue
+                req = ni.requested if use_requested else ni.non_zero_requested
+                rc = min(req.milli_cpu + pc, ac)
+                rm = min(req.memory + pm, am)
+                append((rc * MAX_NODE_SCORE // ac * wc + rm * MAX_NODE_SCORE // am * wm) // wsum)
         return out
 
 
@@ -313,6 +327,26 @@ class Fit:
         if reasons:
             return Status(Code.UNSCHEDULABLE, *reasons)
         return None
+
+    def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
+        """Filter for this pod: a quick test on the common resources, the full reasons only when it
+        may not fit (or requests extended resources)."""
+        req = state.get(_PRE_FILTER_KEY)
+        if req is None or req.scalar:
+            return self.filter
+        cpu, mem, eph = req.milli_cpu, req.memory, req.ephemeral_storage
+        ignored, groups = self.ignored, self.ignored_groups
+
+        def fit(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+            alloc = node_info.allocatable
+            used = node_info.requested
+            if (len(node_info.pods) >= alloc.allowed_pod_number or (cpu and cpu > alloc.milli_cpu - used.milli_cpu)
+                    or (mem and mem > alloc.memory - used.memory)
+                    or (eph and eph > alloc.ephemeral_storage - used.ephemeral_storage)):
+                return Status(Code.UNSCHEDULABLE, *insufficient_resources(req, node_info, ignored, groups))
+            return None
+
+        return fit
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
         state.write(_PRE_SCORE_KEY, self.scorer.pod_requests(pod))

@@ -15,7 +15,7 @@ from kijabi.scheduler.framework.events import (
     ClusterEventWithHint,
     QueueingHint,
 )
-from kijabi.scheduler.framework.interface import CycleState, Handle, NodeScores, PreFilterResult
+from kijabi.scheduler.framework.interface import CycleState, Handle, NodeFilter, NodeScores, PreFilterResult
 from kijabi.scheduler.framework.selectors import find_untolerated_taint, tolerations_tolerate
 from kijabi.scheduler.framework.status import Code, Status
 from kijabi.scheduler.framework.types import (
@@ -97,6 +97,17 @@ class NodeUnschedulable:
             return None
         return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_UNSCHEDULABLE)
 
+    def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
+        if tolerations_tolerate(_spec(pod).get("tolerations") or [], UNSCHEDULABLE_TAINT):
+            return None
+
+        def unschedulable(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+            if node_info.unschedulable:
+                return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_UNSCHEDULABLE)
+            return None
+
+        return unschedulable
+
     def events_to_register(self) -> list[ClusterEventWithHint]:
         def node_hint(pod: Pod, old: Any, new: Any) -> QueueingHint:
             if new is None:
@@ -131,6 +142,9 @@ class NodeName:
         if wanted and wanted != node_info.name:
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_NODE_NAME)
         return None
+
+    def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
+        return self.filter if _spec(pod).get("nodeName") else None
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         def hint(pod: Pod, old: Any, new: Any) -> QueueingHint:
@@ -228,6 +242,20 @@ class TaintToleration:
             return None
         return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
                       f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}")
+
+    def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
+        tolerations = _spec(pod).get("tolerations") or []
+
+        def untolerated(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+            if not node_info.taints:
+                return None
+            taint = find_untolerated_taint(node_info.taints, tolerations)
+            if taint is None:
+                return None
+            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                          f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}")
+
+        return untolerated
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
         if not nodes:
