@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 MAX_VALUE_BYTES = 1_572_864  # 1.5 MiB, etcd's default request limit
 
@@ -73,16 +73,14 @@ class Unavailable(StorageError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class KeyValue:
+class KeyValue(NamedTuple):  # a NamedTuple, not a frozen dataclass: built per row and per event, 3x cheaper
     key: str
     value: bytes
     create_revision: int
     mod_revision: int
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One change. For DELETE, `kv.value` is the last value and `kv.mod_revision` the deletion's revision."""
 
     type: Literal["PUT", "DELETE"]

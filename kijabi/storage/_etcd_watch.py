@@ -1,12 +1,14 @@
 """Watches of the etcd backend: one etcd Watch stream per `EtcdStorage.watch()`, resumed on failure.
 
     Watcher (one per watch() call)
-    ├── reader task: Watch stream -> events -> wait for this store's writes in flight -> queue
+    ├── reader task: Watch stream -> events, each batch with this store's writes of its keys in flight
+    │     -> queue
     │     on a broken stream (member killed, no leader, keepalive timeout): the next endpoint, a new
     │     stream from the last revision delivered; events at or below it are dropped, so the consumer
     │     sees no gap and no duplicate
-    └── consumer: the watch() generator reads the queue (bounded: a slow consumer stops the reader,
-          gRPC flow control stops etcd, and etcd's slow-watcher path catches up later, losing nothing)
+    └── consumer: the watch() generator reads the queue and waits for each batch's future (the queue is
+          bounded: a slow consumer stops the reader, gRPC flow control stops etcd, and etcd's
+          slow-watcher path catches up later, losing nothing)
 
 Revisions. `from_revision` R means "events after R". The stream asks etcd for start_revision R (not R+1)
 and drops events at R: etcd then refuses exactly when R is below the compaction point, as the SQLite
@@ -16,16 +18,18 @@ backend does (a watch from the compaction point itself works). R = 0 asks for th
 Progress notifications are requested, but their revision is not used to move the resume point: etcd 3.4
 may send one before events of that revision (etcd-io/etcd#15220).
 
-Ordering contract (storage.Storage): an event is handed to the consumer only once every write that this
-store had in flight when the event arrived has been answered (`WriteTracker`); etcd itself may deliver
-the event before the write's own response.
+Ordering contract (storage.Storage): an event is handed to the consumer only once every write of its
+key that this store had in flight when the event arrived has been answered (`WriteTracker`; the write
+that caused the event is among them if it was ours): etcd itself may deliver the event before the
+write's own response. The reader does not wait for that itself: it queues the batch with those writes
+and reads on, and the consumer waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
@@ -43,41 +47,32 @@ QUEUE_RESPONSES = 64  # etcd responses buffered per watch before the reader stop
 
 
 class WriteTracker:
-    """Writes in flight, numbered in the order they began; `settled()` waits for those begun before it."""
+    """This store's writes in flight, by key. An event of key K can only come from a write of K, so it
+    has to wait only for the writes of K that were in flight when it arrived (`pending`), not for all."""
 
     def __init__(self) -> None:
-        self._next = 0
-        self._pending: set[int] = set()
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._in_flight: dict[bytes, list[asyncio.Future[None]]] = {}
 
-    def begin(self) -> int:
-        seq = self._next
-        self._next += 1
-        self._pending.add(seq)
-        return seq
+    def begin(self, key: bytes) -> asyncio.Future[None]:
+        """Register a write of `key`; pass the result to `end` once it is answered (or failed)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._in_flight.setdefault(key, []).append(done)
+        return done
 
-    def end(self, seq: int) -> None:
-        self._pending.discard(seq)
-        if self._waiters:
-            low = min(self._pending, default=self._next)
-            still = []
-            for mark, future in self._waiters:
-                if low >= mark:
-                    if not future.done():
-                        future.set_result(None)
-                else:
-                    still.append((mark, future))
-            self._waiters = still
+    def end(self, key: bytes, done: asyncio.Future[None]) -> None:
+        writes = self._in_flight.get(key)
+        if writes is not None:
+            writes.remove(done)
+            if not writes:
+                del self._in_flight[key]
+        if not done.done():
+            done.set_result(None)
 
-    def settled(self) -> asyncio.Future[None]:
-        """Resolves once every write begun before this call has ended (at once if none is in flight)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        mark = self._next
-        if min(self._pending, default=mark) >= mark:
-            future.set_result(None)
-        else:
-            self._waiters.append((mark, future))
-        return future
+    def pending(self, keys: Iterable[bytes]) -> list[asyncio.Future[None]]:
+        """The writes of these keys in flight now (resolving when each is answered); usually none."""
+        if not self._in_flight:
+            return []
+        return [done for key in keys for done in self._in_flight.get(key, ())]
 
 
 def to_event(ev: kv_pb2.Event, key: str) -> Event:
@@ -97,6 +92,9 @@ def to_event(ev: kv_pb2.Event, key: str) -> Event:
         p = ev.prev_kv
         prev = KeyValue(key, p.value, p.create_revision, p.mod_revision)
     return Event("PUT", KeyValue(key, kv.value, kv.create_revision, kv.mod_revision), prev, created)
+
+
+_Batch = tuple[list[asyncio.Future[None]], list[Event]]  # the writes to wait for, then the events
 
 
 class _Reconnect(Exception):
@@ -124,7 +122,9 @@ class Watcher:
         self.cursor = from_revision  # every event at or below it was delivered (or is not wanted)
         self._requested = from_revision
         self._decode_key = decode_key
-        self._queue: asyncio.Queue[list[Event] | BaseException | None] = asyncio.Queue(QUEUE_RESPONSES)
+        # Each batch comes with this store's writes of its keys that were in flight when it arrived: the
+        # consumer waits for those, so the reader keeps reading meanwhile.
+        self._queue: asyncio.Queue[_Batch | BaseException | None] = asyncio.Queue(QUEUE_RESPONSES)
         self._name = name
         self._task: asyncio.Task[None] | None = None
         self._call: grpc.aio.StreamStreamCall[Any, Any] | None = None
@@ -146,7 +146,10 @@ class Watcher:
         if isinstance(item, BaseException):
             self._ended = True
             raise item
-        return item
+        writes, events = item
+        for done in writes:
+            await done
+        return events
 
     def stop(self) -> None:
         """End the watch: the reader stops and a consumer waiting in next_batch() gets None."""
@@ -235,10 +238,10 @@ class Watcher:
     async def _deliver(self, raw: Any) -> None:
         cursor = self.cursor
         decode = self._decode_key
-        events = [to_event(ev, decode(ev.kv.key)) for ev in raw if ev.kv.mod_revision > cursor]
-        if not events:
+        fresh = [ev for ev in raw if ev.kv.mod_revision > cursor]
+        if not fresh:
             return
-        await self._tracker.settled()
-        await self._queue.put(events)
+        events = [to_event(ev, decode(ev.kv.key)) for ev in fresh]
+        await self._queue.put((self._tracker.pending(ev.kv.key for ev in fresh), events))
         self.cursor = events[-1].kv.mod_revision
 

@@ -241,7 +241,7 @@ class EtcdStorage:
             raise ValueTooLarge(key, len(value))
         bkey = self._key(key)
         request = _write_txn(op, bkey, bytes(value), expected)
-        seq = self._writes.begin()
+        in_flight = self._writes.begin(bkey)
         try:
             known = self._client.revision  # the store was at least here before this write was sent
             deadline = time.monotonic() + self._client.retry_timeout
@@ -264,7 +264,7 @@ class EtcdStorage:
                     raise self._write_error(exc, key, value) from exc
                 return await self._result(op, key, bkey, value, expected, resp, retried=retried, known=known)
         finally:
-            self._writes.end(seq)
+            self._writes.end(bkey, in_flight)
 
     async def write_batch(self, puts: Sequence[tuple[str, bytes]], deletes: Sequence[str]) -> int:
         """Unconditional puts and deletes in ONE etcd transaction (one revision, all or nothing); returns

@@ -377,17 +377,20 @@ async def test_conflict_after_a_lost_answer_is_still_a_conflict(
 # --- the ordering contract ----------------------------------------------------------------------------
 
 
-async def test_write_tracker_waits_only_for_writes_begun_before() -> None:
+async def test_write_tracker_holds_an_event_only_for_writes_of_its_key_begun_before() -> None:
     tracker = WriteTracker()
-    await tracker.settled()  # nothing in flight: at once
-    first = tracker.begin()
-    waiting = asyncio.ensure_future(tracker.settled())
-    later = tracker.begin()  # begun after settled() was called: not waited for
-    await asyncio.sleep(0)
-    assert not waiting.done()
-    tracker.end(first)
-    await waiting
-    tracker.end(later)
+    assert tracker.pending([b"/a"]) == []  # nothing in flight: at once
+    first = tracker.begin(b"/a")
+    other_key = tracker.begin(b"/b")
+    held = tracker.pending([b"/a"])
+    later = tracker.begin(b"/a")  # begun after the event arrived: not waited for
+    assert held == [first] and not first.done()
+    tracker.end(b"/a", first)
+    assert all(done.done() for done in held)
+    assert tracker.pending([b"/a", b"/b"]) == [later, other_key]
+    tracker.end(b"/a", later)
+    tracker.end(b"/b", other_key)
+    assert tracker.pending([b"/a", b"/b"]) == []
 
 
 async def test_event_waits_for_the_answer_of_its_write(etcd_cluster: EtcdCluster, open_etcd: Opener) -> None:
@@ -407,8 +410,8 @@ async def test_event_waits_for_the_answer_of_its_write(etcd_cluster: EtcdCluster
     consumer = asyncio.ensure_future(consume())
     write = asyncio.ensure_future(store.create(KEY, b"1"))
 
-    async def event_arrived_and_held() -> bool:
-        return bool(store._writes._waiters)  # the watch has the event and waits for the write
+    async def event_arrived_and_held() -> bool:  # the watch has the event (and waits for the write)
+        return any(watcher.cursor > start for watcher in store._watchers)
 
     await eventually(event_arrived_and_held)
     assert got == [] and not write.done()
