@@ -75,10 +75,10 @@ class WriteTracker:
         return [done for key in keys for done in self._in_flight.get(key, ())]
 
 
-def to_event(ev: kv_pb2.Event, key: str) -> Event:
-    """etcd's event -> the store's: a DELETE carries the last value and create revision (from prev_kv)
-    at the deletion's revision; a PUT carries prev only when it updated an existing key."""
-    kv = ev.kv
+def to_event(ev: kv_pb2.Event, kv: kv_pb2.KeyValue, key: str) -> Event:
+    """etcd's event (`kv` is its kv, `key` its decoded key) -> the store's: a DELETE carries the last value
+    and create revision (from prev_kv) at the deletion's revision; a PUT carries prev only when it updated
+    an existing key."""
     has_prev = ev.HasField("prev_kv")
     if ev.type == _DELETE:
         if has_prev:
@@ -137,9 +137,12 @@ class Watcher:
 
     async def next_batch(self) -> list[Event] | None:
         """The next events (revision order), None once the watch ended; raises what ended it."""
-        if self._ended and self._queue.empty():
-            return None
-        item = await self._queue.get()
+        if self._queue.empty():
+            if self._ended:
+                return None
+            item = await self._queue.get()
+        else:
+            item = self._queue.get_nowait()
         if item is None:
             self._ended = True
             return None
@@ -236,12 +239,22 @@ class Watcher:
             call.cancel()
 
     async def _deliver(self, raw: Any) -> None:
+        """Queue one response's new events (one per response, mostly: this is the live hot path)."""
         cursor = self.cursor
         decode = self._decode_key
-        fresh = [ev for ev in raw if ev.kv.mod_revision > cursor]
-        if not fresh:
+        events: list[Event] = []
+        keys: list[bytes] = []
+        for ev in raw:
+            kv = ev.kv
+            if kv.mod_revision > cursor:
+                keys.append(kv.key)
+                events.append(to_event(ev, kv, decode(kv.key)))
+        if not events:
             return
-        events = [to_event(ev, decode(ev.kv.key)) for ev in fresh]
-        await self._queue.put((self._tracker.pending(ev.kv.key for ev in fresh), events))
+        batch = (self._tracker.pending(keys), events)
+        if self._queue.full():
+            await self._queue.put(batch)
+        else:
+            self._queue.put_nowait(batch)
         self.cursor = events[-1].kv.mod_revision
 
