@@ -6,8 +6,10 @@ of --runs runs on a fresh database (3.8 KB values, WAL + synchronous=NORMAL):
     raw sqlite3 inserts, one transaction per row          baseline for writes
     raw sqlite3 inserts, 64 rows per transaction           what group commit can reach at best
     SQLiteStorage creates, sequential and 64-way           ratio to the one-row-per-transaction baseline
-    raw point gets / SQLiteStorage.get on the loop / the same read through a worker thread
+    raw point gets / SQLiteStorage.get on the loop (alternating on one database) / the same read through a
+    worker thread
     list of 10k keys in one call                           speed ratio to a raw SELECT of the same rows
+                                                           (alternating on one database)
     the same in 500-key pages, each page with the count of the keys after it (remainingItemCount)
     watch: live fan-out to 10 watchers while 64 tasks write  ratio to 10 raw pollers reading the log after
                                                            every commit of 64-row transactions
@@ -40,7 +42,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -57,7 +59,8 @@ from tests.storage.etcd_cluster import EtcdCluster, etcd_binary
 VALUE = os.urandom(1900).hex().encode()  # 3,800 bytes, incompressible
 PREFIX = "/registry/pods/default/"
 CONCURRENCY = 64
-LIST_REPEATS = 3  # lists of 10k rows per run (their median): one alone is mostly allocator noise
+_R = TypeVar("_R")
+LIST_REPEATS = 5  # lists of 10k rows per run, raw and store alternating
 
 
 class Scratch:
@@ -88,35 +91,6 @@ def raw_inserts(n: int, per_txn: int) -> float:
         elapsed = time.perf_counter() - start
         conn.close()
     return n / elapsed
-
-
-def raw_gets_and_list(n_keys: int, n_gets: int) -> tuple[float, float]:
-    """(point gets/s, seconds to SELECT n_keys rows with their values) on a populated database."""
-    with Scratch() as path:
-        conn = sql.open_writer(path, "NORMAL")
-        conn.execute("BEGIN IMMEDIATE")
-        for j in range(n_keys):
-            conn.execute(sql.INSERT_ROW, (j + 2, f"{PREFIX}p{j:05d}", 1, 0, j + 2, 0, VALUE))
-        conn.execute("COMMIT")
-        reader = sql.open_reader(path)
-        start = time.perf_counter()
-        for i in range(n_gets):
-            reader.execute(sql.SELECT_LATEST, (f"{PREFIX}p{i % n_keys:05d}",)).fetchall()
-        gets = n_gets / (time.perf_counter() - start)
-        times = []
-        for _ in range(LIST_REPEATS):
-            start = time.perf_counter()
-            rows = reader.execute(
-                "SELECT id, name, create_revision, value FROM kine WHERE name >= ? AND name < ?",
-                (PREFIX, PREFIX[:-1] + "0"),
-            ).fetchall()
-            times.append(time.perf_counter() - start)
-            assert len(rows) == n_keys
-            del rows
-        list_seconds = statistics.median(times)
-        reader.close()
-        conn.close()
-    return gets, list_seconds
 
 
 def _raw_log(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[Any, ...]]:
@@ -173,7 +147,7 @@ def raw_watch_live(n: int, watchers: int = 10) -> float:
 # --- SQLiteStorage -----------------------------------------------------------------------------------
 
 
-async def with_store(fn: Callable[[SQLiteStorage], Awaitable[float]], **kwargs: Any) -> float:
+async def with_store(fn: Callable[[SQLiteStorage], Awaitable[_R]], **kwargs: Any) -> _R:
     with Scratch() as path:
         async with SQLiteStorage(path, compact_interval=0, **kwargs) as store:
             return await fn(store)
@@ -219,12 +193,25 @@ async def updates_concurrent(store: SQLiteStorage, n: int = 12800) -> float:
     return per * CONCURRENCY / (time.perf_counter() - start)
 
 
-async def gets_on_loop(store: SQLiteStorage, n_keys: int = 10000, n: int = 30000) -> float:
+async def gets_paired(store: SQLiteStorage, n_keys: int = 10000, n: int = 30000) -> tuple[float, float]:
+    """(raw gets/s, store gets/s) on the same database: raw point SELECTs on a connection of its own and
+    SQLiteStorage.get, alternating in rounds of 5k so that both see the same machine load."""
     await fill(store, n_keys)
-    start = time.perf_counter()
-    for i in range(n):
-        await store.get(f"{PREFIX}p{i % n_keys:05d}")
-    return n / (time.perf_counter() - start)
+    raw_conn = sql.open_reader(store.path)
+    keys = [f"{PREFIX}p{i % n_keys:05d}" for i in range(5000)]
+    raw_seconds = store_seconds = 0.0
+    for _ in range(n // len(keys)):
+        start = time.perf_counter()
+        for key in keys:
+            raw_conn.execute(sql.SELECT_LATEST, (key,)).fetchall()
+        raw_seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        for key in keys:
+            await store.get(key)
+        store_seconds += time.perf_counter() - start
+    raw_conn.close()
+    done = len(keys) * (n // len(keys))
+    return done / raw_seconds, done / store_seconds
 
 
 def _thread_get(conn: sqlite3.Connection, key: str) -> KeyValue | None:
@@ -253,16 +240,29 @@ async def gets_in_thread(store: SQLiteStorage, n_keys: int = 10000, n: int = 300
     return rate
 
 
-async def list_all(store: SQLiteStorage, n_keys: int = 10000) -> float:
+async def lists_paired(store: SQLiteStorage, n_keys: int = 10000) -> tuple[float, float]:
+    """(raw seconds, store seconds) to list n_keys keys with their values on the same database: a raw
+    SELECT of the range on a connection of its own and one SQLiteStorage.list, alternating, median of
+    LIST_REPEATS each (a single list of 38 MB of values is mostly allocator noise)."""
     await fill(store, n_keys)
-    times = []
+    raw_conn = sql.open_reader(store.path)
+    raw_times, store_times = [], []
     for _ in range(LIST_REPEATS):
         start = time.perf_counter()
+        rows = raw_conn.execute(
+            "SELECT id, name, create_revision, value FROM kine WHERE name >= ? AND name < ?",
+            (PREFIX, PREFIX[:-1] + "0"),
+        ).fetchall()
+        raw_times.append(time.perf_counter() - start)
+        assert len(rows) == n_keys
+        del rows
+        start = time.perf_counter()
         result = await store.list(PREFIX)
-        times.append(time.perf_counter() - start)
+        store_times.append(time.perf_counter() - start)
         assert len(result.items) == n_keys
         del result
-    return statistics.median(times)
+    raw_conn.close()
+    return statistics.median(raw_times), statistics.median(store_times)
 
 
 async def list_paged(store: SQLiteStorage, n_keys: int = 10000) -> float:
@@ -582,14 +582,21 @@ def sqlite_main(runs: int, runner: Callable[[Any], Any], loop_name: str) -> None
     print(
         f"sqlite {sqlite3.sqlite_version}, {loop_name}, 3.8 KB values, WAL + synchronous=NORMAL, median of {runs}"
     )
-    raw_one = median(runs, lambda: raw_inserts(3000, 1))
-    raw_batch = median(runs, lambda: raw_inserts(12800, CONCURRENCY))
+    # Each run measures the baselines and the store back to back, so that both see the same load.
+    write_runs = [
+        (
+            raw_inserts(3000, 1),
+            raw_inserts(12800, CONCURRENCY),
+            runner(with_store(creates_sequential)),
+            runner(with_store(creates_concurrent)),
+            runner(with_store(updates_concurrent)),
+            runner(with_store(creates_concurrent, synchronous="FULL")),
+        )
+        for _ in range(runs)
+    ]
+    raw_one, raw_batch, seq, conc, upd, full = (statistics.median(col) for col in zip(*write_runs, strict=True))
     print(f"raw inserts, 1 row/txn               {raw_one:10.0f} /s")
     print(f"raw inserts, 64 rows/txn             {raw_batch:10.0f} /s")
-    seq = store_metric(creates_sequential)
-    conc = store_metric(creates_concurrent)
-    upd = store_metric(updates_concurrent)
-    full = store_metric(creates_concurrent, synchronous="FULL")
     print(f"store creates, sequential            {seq:10.0f} /s   x{seq / raw_one:.2f} of raw 1 row/txn")
     print(
         f"store creates, 64 concurrent         {conc:10.0f} /s   x{conc / raw_one:.2f} of raw 1 row/txn,"
@@ -598,23 +605,25 @@ def sqlite_main(runs: int, runner: Callable[[Any], Any], loop_name: str) -> None
     print(f"store CAS updates, 64 concurrent     {upd:10.0f} /s   x{upd / raw_one:.2f} of raw 1 row/txn")
     print(f"store creates, 64 concurrent, FULL   {full:10.0f} /s   (fsync per group commit)")
 
-    raw = [raw_gets_and_list(10000, 30000) for _ in range(runs)]
-    raw_get = statistics.median(r[0] for r in raw)
-    raw_list = statistics.median(r[1] for r in raw)
-    get_loop = store_metric(gets_on_loop)
+    gets = [runner(with_store(gets_paired)) for _ in range(runs)]
+    raw_get = statistics.median(g[0] for g in gets)
+    get_loop = statistics.median(g[1] for g in gets)
     get_thread = store_metric(gets_in_thread)
     print(f"raw point gets                       {raw_get:10.0f} /s")
     print(f"store get, on the loop thread        {get_loop:10.0f} /s   x{get_loop / raw_get:.2f} of raw")
     print(f"same read via a reader thread (64x)  {get_thread:10.0f} /s   x{get_thread / raw_get:.2f} of raw")
-    whole = store_metric(list_all)
+    lists = [runner(with_store(lists_paired)) for _ in range(runs)]
+    raw_list_s, whole = (statistics.median(col) for col in zip(*lists, strict=True))
     paged = store_metric(list_paged)
-    print(f"raw SELECT of 10k rows               {raw_list * 1000:10.1f} ms")
-    print(f"store list of 10k keys, one call     {whole * 1000:10.1f} ms   x{raw_list / whole:.2f} of raw speed")
+    print(f"raw SELECT of 10k rows               {raw_list_s * 1000:10.1f} ms")
+    print(f"store list of 10k keys, one call     {whole * 1000:10.1f} ms   x{raw_list_s / whole:.2f} of raw speed")
     print(f"store list of 10k keys, 500/page     {paged * 1000:10.1f} ms   (20 reads, each counting the keys left)")
-    raw_live = median(runs, lambda: raw_watch_live(10000))
-    live = store_metric(watch_live)
-    raw_catch_up = median(runs, lambda: raw_watch_catch_up(10000))
-    catch_up = store_metric(watch_catch_up)
+    watches = [
+        (raw_watch_live(10000), runner(with_store(watch_live)), raw_watch_catch_up(10000),
+         runner(with_store(watch_catch_up)))
+        for _ in range(runs)
+    ]
+    raw_live, live, raw_catch_up, catch_up = (statistics.median(col) for col in zip(*watches, strict=True))
     print(f"raw pollers, 10 reading each commit  {raw_live:10.0f} rows/s delivered")
     print(f"watch, live to 10 watchers           {live:10.0f} events/s delivered   x{live / raw_live:.2f} of raw")
     print(f"raw read of 10k log rows             {raw_catch_up:10.0f} rows/s")
