@@ -20,6 +20,7 @@ Nodes are built lazily and cached per definition name, so `$ref` cycles (JSONSch
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -251,9 +252,11 @@ class Definitions:
 @functools.cache
 def builtin() -> Definitions:
     """The v1.32 definitions of every built-in type (loaded once per process)."""
-    import kubernetes_validate
-
-    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / DEFINITIONS_VERSION
+    # Only the package's data files: importing it would load jsonschema and its dependencies.
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the kubernetes-validate package (the upstream schemas) is not installed")
+    base = Path(spec.origin).parent / "kubernetes-json-schema" / DEFINITIONS_VERSION
     with open(base / "_definitions.json", "rb") as f:
         doc = json.load(f)
     return Definitions(doc["$defs"])

@@ -65,7 +65,8 @@ from kijabi.storage import (
     Unavailable,
     ValueTooLarge,
 )
-from kijabi.storage._etcd_client import EtcdClient, EtcdError, OutcomeUnknown, parse_endpoints, split_url
+from kijabi.storage._etcd_client import EtcdClient, EtcdError, OutcomeUnknown
+from kijabi.storage._etcd_endpoints import parse_endpoints, split_url
 from kijabi.storage._etcd_watch import Watcher, WriteTracker
 from kijabi.storage.etcdpb import kv_pb2, rpc_pb2
 

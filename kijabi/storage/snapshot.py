@@ -49,17 +49,17 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
-
-import grpc
-import grpc.aio
+from typing import TYPE_CHECKING, Final, Literal
 
 from kijabi.storage import KeyValue, Storage, StorageError, Unavailable
-from kijabi.storage._etcd_client import METADATA, parse_endpoints, split_url
+from kijabi.storage._etcd_endpoints import parse_endpoints, split_url
 from kijabi.storage._keys import prefix_end
-from kijabi.storage.etcd import EtcdStorage
-from kijabi.storage.etcdpb import rpc_pb2, rpc_pb2_grpc
 from kijabi.storage.sqlite import SQLiteStorage
+
+if TYPE_CHECKING:  # gRPC and the etcd client load only when an etcd datastore is used
+    import grpc
+
+    from kijabi.storage.etcd import EtcdStorage
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,8 @@ def open_datastore(ds: Datastore, *, create: bool = False, server: bool = False)
             raise SnapshotError(f"no sqlite datastore at {ds.path}")
         ds.path.parent.mkdir(parents=True, exist_ok=True)
         return SQLiteStorage(str(ds.path)) if server else SQLiteStorage(str(ds.path), compact_interval=0)
+    from kijabi.storage.etcd import EtcdStorage
+
     if server:
         return EtcdStorage(list(ds.endpoints), ca_file=ds.ca_file, cert_file=ds.cert_file, key_file=ds.key_file)
     return EtcdStorage(list(ds.endpoints), ca_file=ds.ca_file, cert_file=ds.cert_file, key_file=ds.key_file,
@@ -233,6 +235,8 @@ def _has_store_tables(conn: sqlite3.Connection) -> bool:
 
 
 def _etcd_credentials(ds: EtcdDatastore) -> grpc.ChannelCredentials | None:
+    import grpc
+
     endpoints = parse_endpoints(ds.endpoints, tls_files=bool(ds.ca_file or ds.cert_file))
     if not endpoints[0].tls:
         return None
@@ -247,6 +251,11 @@ def _etcd_credentials(ds: EtcdDatastore) -> grpc.ChannelCredentials | None:
 
 async def _etcd_save(ds: EtcdDatastore, dest: Path) -> None:
     """Stream Maintenance.Snapshot from the first member that serves it into `dest`."""
+    import grpc.aio
+
+    from kijabi.storage._etcd_client import METADATA
+    from kijabi.storage.etcdpb import rpc_pb2, rpc_pb2_grpc
+
     credentials = _etcd_credentials(ds)
     errors: list[str] = []
     for endpoint in parse_endpoints(ds.endpoints, tls_files=bool(ds.ca_file or ds.cert_file)):
@@ -401,6 +410,8 @@ async def _etcd_restore(
 ) -> RestoreResult:
     async with _temporary_etcd(snapshot) as source:
         wanted = await read_all(source, prefix)
+    from kijabi.storage.etcd import EtcdStorage
+
     async with started(ds) as target:
         assert isinstance(target, EtcdStorage)
         current = await read_all(target, prefix)
@@ -437,6 +448,8 @@ def _free_ports(n: int) -> list[int]:
 @contextlib.asynccontextmanager
 async def _temporary_etcd(snapshot: Path) -> AsyncIterator[EtcdStorage]:
     """A single etcd on 127.0.0.1 serving the snapshot's data, as a started store; gone on exit."""
+    from kijabi.storage.etcd import EtcdStorage
+
     etcd, etcdctl = _etcd_tools()
     work = Path(tempfile.mkdtemp(prefix="kijabi-etcd-restore-"))
     proc: asyncio.subprocess.Process | None = None
@@ -528,7 +541,10 @@ async def write_keys(
     transactions of at most ETCD_TXN_OPS operations, SQLite gets its writes in groups."""
     total = len(puts) + len(deletes)
     done = 0
-    if isinstance(store, EtcdStorage):
+    if not isinstance(store, SQLiteStorage):
+        from kijabi.storage.etcd import EtcdStorage  # loaded already: the store is one
+
+        assert isinstance(store, EtcdStorage)
         for batch_puts, batch_deletes in _txn_batches(puts, deletes):
             await store.write_batch(batch_puts, batch_deletes)
             done += len(batch_puts) + len(batch_deletes)

@@ -29,7 +29,8 @@ from kijabi.storage import (
     Unavailable,
     ValueTooLarge,
 )
-from kijabi.storage._etcd_client import Endpoint, Failure, classify, parse_endpoints, split_url
+from kijabi.storage._etcd_client import Failure, classify
+from kijabi.storage._etcd_endpoints import Endpoint, parse_endpoints, split_url
 from kijabi.storage._etcd_watch import WriteTracker
 from kijabi.storage.etcd import EtcdStorage
 from tests.storage.etcd_cluster import EtcdCluster, TLSFiles
