@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 50_000
 HISTORY = 20_000
 _FRAME_CACHE = 512
-_SHARE_MIN = 256  # smaller fieldsV1 documents are not worth sharing
+_SHARE_MIN = 256  # smaller fieldsV1 documents and specs are not worth sharing
 _SHARED_MIN_LIMIT = 1024
 _FRAMES: collections.OrderedDict[tuple[str, int, str], bytes] = collections.OrderedDict()
 
@@ -60,9 +60,9 @@ class CachedObject:
     """One object as the cache holds it: its served JSON bytes plus what selection needs.
 
     `data` is the object's JSON exactly as served (resourceVersion included). It is kept in `parts`,
-    pieces whose concatenation is `data`: large managedFields `fieldsV1` documents, identical across
-    the many objects one manager writes the same way (every pod of a ReplicaSet), are shared pieces
-    (see `WatchCache`), so 10k pods do not hold 10k copies of them. `layout` locates `metadata` and
+    pieces whose concatenation is `data`: large managedFields `fieldsV1` documents and large specs,
+    identical across the many objects one manager writes the same way (the pods of a ReplicaSet), are
+    shared pieces (see `WatchCache._cached`), so 10k pods do not hold 10k copies of them. `layout` locates `metadata` and
     `,"managedFields":[...]` in `data` (0 when unknown), so a Table row or a PartialObjectMetadata
     needs no decoding of the whole object. Instances are shared: readers must not change them (only
     `WatchCache.set_fields` replaces `fields`).
@@ -329,7 +329,7 @@ class WatchCache:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
-        self._shared: dict[bytes, bytes] = {}  # fieldsV1 documents, see CachedObject
+        self._shared: dict[bytes, bytes] = {}  # fieldsV1 documents and specs, see _cached
         self._shared_limit = _SHARED_MIN_LIMIT
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -440,32 +440,44 @@ class WatchCache:
         return self._cached(co.key, rv, orjson.dumps(obj), obj, co.fields)
 
     def _cached(self, key: str, rv: int, data: bytes, obj: dict[str, Any], fields: dict[str, str]) -> CachedObject:
-        """The CachedObject of `obj`, whose JSON is `data`, with large fieldsV1 documents shared."""
+        """The CachedObject of `obj`, whose JSON is `data`, with large fieldsV1 documents and a large
+        `spec` shared: the many objects one manager writes the same way (the pods of a ReplicaSet) hold
+        one copy of each."""
         meta = obj["metadata"]
         layout = layout_of(data, meta)
-        parts: bytes | tuple[bytes, ...] = data
-        managed = meta.get("managedFields") if layout >> 96 else None
-        if managed:
-            pieces: list[bytes] = []
-            pos = (layout >> 64) & _MASK
-            last = 0
-            for entry in managed:
+        pieces: list[bytes] = []
+        last = 0
+
+        def share(value: Any, label: bytes, start: int, end: int) -> int:
+            """Cut `label` + `value`'s JSON, if found in data[start:end], into a shared piece; returns
+            where the search may go on."""
+            nonlocal last
+            encoded = orjson.dumps(value)
+            if len(encoded) < _SHARE_MIN:
+                return start
+            at = data.find(label + encoded, start, end)
+            if at < 0:
+                return start
+            at += len(label)
+            pieces.append(data[last:at])
+            pieces.append(self._share(encoded))
+            last = at + len(encoded)
+            return last
+
+        if layout >> 96:
+            pos, end = (layout >> 64) & _MASK, layout >> 96
+            for entry in meta.get("managedFields") or ():
                 doc = entry.get("fieldsV1") if isinstance(entry, dict) else None
-                if not isinstance(doc, dict):
-                    continue
-                encoded = orjson.dumps(doc)
-                if len(encoded) < _SHARE_MIN:
-                    continue
-                at = data.find(b'"fieldsV1":' + encoded, pos, layout >> 96)
-                if at < 0:
-                    continue
-                at += len(b'"fieldsV1":')
-                pieces.append(data[last:at])
-                pieces.append(self._share(encoded))
-                last = pos = at + len(encoded)
-            if pieces:
-                pieces.append(data[last:])
-                parts = tuple(pieces)
+                if isinstance(doc, dict):
+                    pos = share(doc, b'"fieldsV1":', pos, end)
+        spec = obj.get("spec")
+        meta_end = (layout >> 32) & _MASK
+        if isinstance(spec, dict) and meta_end:
+            share(spec, b',"spec":', meta_end, len(data))
+        parts: bytes | tuple[bytes, ...] = data
+        if pieces:
+            pieces.append(data[last:])
+            parts = tuple(pieces)
         namespace = meta.get("namespace", "")
         return CachedObject(key, rv, parts, meta.get("name", ""), sys.intern(namespace) if namespace else "",
                             meta.get("labels") or {}, fields, layout)

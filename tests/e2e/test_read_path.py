@@ -172,6 +172,29 @@ def test_cached_object_bytes_slim_and_metadata() -> None:
     assert a.frame("ADDED") == b'{"type":"ADDED","object":' + a.data + b"}\n"
 
 
+def test_objects_with_one_large_spec_share_it() -> None:
+    """Pods of one template (a large spec written alike) hold one copy of the spec's bytes; a pod whose
+    spec differs holds its own; the bytes served are unchanged."""
+    cache = _cache()
+    containers = [{"name": f"c{i}", "image": f"registry.local/app:{i}", "args": ["--flag"] * 8} for i in range(4)]
+
+    def stored(name: str, image: str) -> bytes:
+        return orjson.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ns"},
+                             "spec": {"containers": [*containers, {"name": "x", "image": image}]},
+                             "status": {"phase": "Pending"}})
+
+    values = [stored("p-0", "a"), stored("p-1", "a"), stored("p-2", "b")]
+    for i, value in enumerate(values):
+        cache._apply_put(f"/registry/pods/ns/p-{i}", value, 10 + i)
+    pods = [cache.get(f"/registry/pods/ns/p-{i}") for i in range(3)]
+    assert all(co is not None for co in pods)
+    a, b, c = (co for co in pods if co is not None)
+    spec_of = {id(piece): piece for co in (a, b, c) for piece in co.parts if piece.startswith(b'{"containers"')}
+    assert len(spec_of) == 2  # p-0 and p-1 share one piece, p-2 has its own
+    assert [co.data for co in (a, b, c)] == [with_resource_version(v, 10 + i) for i, v in enumerate(values)]
+    assert c.obj()["spec"]["containers"][-1]["image"] == "b"
+
+
 def test_unshared_documents_are_dropped() -> None:
     """Documents no cached object uses any more leave the shared table once it grows."""
     cache = _cache()
