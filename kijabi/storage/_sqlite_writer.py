@@ -39,7 +39,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 from kijabi.storage import (
@@ -174,8 +174,8 @@ class Writer:
         ):
             self._pending = []
             try:
-                self._run_group(list[Request](group), self._loop.call_soon)
-                self._count_written(list[Request](group), on_thread=False)
+                self._run_group(group, self._loop.call_soon)
+                self._count_written(group, on_thread=False)
             except BaseException:
                 log.exception("sqlite write failed on the event loop; the store is unavailable")
                 self._broken = True
@@ -233,7 +233,7 @@ class Writer:
                     self._finish_compaction_waiters(everyone=True)
                     return
 
-    def _count_written(self, group: list[Request], *, on_thread: bool) -> None:
+    def _count_written(self, group: Sequence[Request], *, on_thread: bool) -> None:
         """Checkpoint the WAL once enough was written (or when asked): on the thread right away, from
         the loop by queueing the request for the thread (once)."""
         self._unchecked_bytes += sum(len(req.value) for req in group if isinstance(req, WriteRequest))
@@ -262,7 +262,7 @@ class Writer:
                 size += len(req.value)
         return group
 
-    def _run_group(self, group: list[Request], call: Callable[..., object]) -> bool:
+    def _run_group(self, group: Sequence[Request], call: Callable[..., object]) -> bool:
         """One transaction for the whole group; its outcome goes to the loop through `call` (call_soon on
         the loop, call_soon_threadsafe on the thread). Returns True when STOP was in it."""
         stop = any(isinstance(req, _Stop) for req in group)
