@@ -201,12 +201,13 @@ class Cache:
         if pi.has_affinity:
             self._invalidate()
 
-    def assume_pod(self, pod: Pod) -> PodInfo:
-        """Account `pod` (spec.nodeName set) on its node before it is bound."""
+    def assume_pod(self, pod: Pod, info: PodInfo | None = None) -> PodInfo:
+        """Account `pod` (spec.nodeName set) on its node before it is bound; `info`: its PodInfo, if
+        the caller has it."""
         uid = pod_uid(pod)
         if uid in self.pod_states:
             raise CacheError(f"pod {pod_key(pod)}({uid}) is in the cache, so can't be assumed")
-        pi = PodInfo(pod)
+        pi = info if info is not None and info.pod is pod else PodInfo(pod)
         self._add(pi)
         self.pod_states[uid] = _PodState(pi)
         self.assumed.add(uid)
@@ -237,15 +238,10 @@ class Cache:
         uid = pod_uid(pod)
         state = self.pod_states.get(uid)
         if state is not None and uid in self.assumed:
-            if state.info.node_name != (pod.get("spec") or {}).get("nodeName", ""):
-                self._remove(state.info)
-                state.info = PodInfo(pod)
-                self._add(state.info)
-            else:
-                # Same node: swap in the confirmed object without touching the aggregates twice.
-                self._remove(state.info)
-                state.info = PodInfo(pod)
-                self._add(state.info)
+            # The confirmed object replaces the assumed one (on its node, or on another one).
+            self._remove(state.info)
+            state.info = state.info.derived(pod)
+            self._add(state.info)
             self.assumed.discard(uid)
             state.deadline = None
             return

@@ -165,6 +165,7 @@ class SchedulingQueue:
         self.hints: dict[str, list[HintEntry]] = {}
         for name, fwk in self.frameworks.items():
             self.hints[name] = [(ev.event, plugin, ev.hint) for plugin, ev in fwk.events_to_register()]
+        self._interest: dict[ClusterEvent, bool] = {}  # memo of _interested (the hints never change)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -450,9 +451,12 @@ class SchedulingQueue:
     # -- cluster events ----------------------------------------------------------------------------
 
     def _interested(self, event: ClusterEvent) -> bool:
-        if event.is_wildcard():
-            return True
-        return any(registered.matches(event) for entries in self.hints.values() for registered, _, _ in entries)
+        """Whether some plugin registered an event that covers `event`."""
+        known = self._interest.get(event)
+        if known is None:
+            known = self._interest[event] = event.is_wildcard() or any(
+                registered.matches(event) for entries in self.hints.values() for registered, _, _ in entries)
+        return known
 
     def _record_event(self, event: ClusterEvent, old: Any, new: Any) -> None:
         if self._in_flight:
@@ -540,6 +544,11 @@ class SchedulingQueue:
 
     def add_nominated_pod(self, pi: PodInfo, info: NominatingInfo | None) -> None:
         self.nominator.add(pi, info)
+
+    def delete_nominated_pod_if_exists(self, pod: Mapping[str, Any]) -> None:
+        """The pod was assumed on a node: it no longer holds a nomination (upstream
+        DeleteNominatedPodIfExists), or the node would count it twice."""
+        self.nominator.delete(pod)
 
     def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
         return self.nominator.nominated_pods_for_node(node_name)

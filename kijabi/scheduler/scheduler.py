@@ -328,11 +328,12 @@ class Scheduler:
         assumed_q = QueuedPodInfo(q.pod_info, q.timestamp)
         assumed_q.attempts = q.attempts
         assumed_q.initial_attempt_timestamp = q.initial_attempt_timestamp
-        assumed_q.pod_info = PodInfo(assumed_pod)
+        assumed_q.pod_info = q.pod_info.derived(assumed_pod)
         try:
-            self.cache.assume_pod(assumed_pod)
+            self.cache.assume_pod(assumed_pod, assumed_q.pod_info)
         except CacheError as exc:
             return ScheduleResult(nominating_info=CLEAR_NOMINATED_NODE), assumed_q, Status.from_error(exc)
+        self.queue.delete_nominated_pod_if_exists(assumed_pod)
 
         st: Status | None = fwk.run_reserve_plugins_reserve(state, assumed_pod, host)
         if st is not None and not st.is_success():
@@ -423,6 +424,10 @@ class Scheduler:
 
     def find_nodes_that_pass_filters(self, fwk: Framework, state: CycleState, pod: Pod, diagnosis: Diagnosis,
                                      nodes: list[NodeInfo]) -> list[NodeInfo]:
+        """The feasible nodes, in search order: the search starts at `next_start_node_index` and stops
+        once `num_feasible_nodes_to_find` of them are found (upstream findNodesThatPassFilters); each
+        rejected node's status goes into `diagnosis`. The caller advances the start index by the number
+        of nodes processed."""
         total = len(nodes)
         if total == 0:
             return []
@@ -435,39 +440,39 @@ class Scheduler:
         statuses = diagnosis.node_to_status.statuses
         order = itertools.chain(itertools.islice(nodes, start, None), itertools.islice(nodes, start)) \
             if start else nodes
-        filters = state.filters
-        if self.queue.nominator.by_node or filters is None:
-            run = fwk.run_filter_plugins_with_nominated_pods
-            for ni in order:
-                st = run(state, pod, ni)
-                if st is None or st.code == Code.SUCCESS:
-                    feasible.append(ni)
-                    if len(feasible) >= to_find:
-                        break
-                elif st.code == Code.ERROR:
-                    raise SchedulingError(st.message())
-                else:
-                    statuses[ni.name] = st
-                    diagnosis.add_plugin_status(st)
-            return feasible
-        # Without nominated pods anywhere, the nominated-pods pass is a no-op: the filters are called
-        # here directly (the hot loop: up to every node of the cluster for every attempt).
-        success = Code.SUCCESS
+        filters = fwk.filters_of(state)
+        # The hot loop (up to every node for every attempt): the filters are called here directly; a
+        # node with nominated pods goes through the framework's two-pass filter instead.
+        nominated = self.queue.nominator.by_node
+        with_nominated = fwk.run_filter_plugins_with_nominated_pods
+        success, unresolvable = Code.SUCCESS, Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+        rejecting = diagnosis.unschedulable_plugins
+        st: Status | None
         for ni in order:
-            for flt, name in filters:
-                st = flt(state, pod, ni)
-                if st is not None and st.code != success:
-                    break
+            if nominated and ni.name in nominated:
+                st = with_nominated(state, pod, ni)
+                if st is None or st.code == success:
+                    st = None
             else:
+                for flt, name in filters:
+                    st = flt(state, pod, ni)
+                    if st is not None and st.code != success:
+                        st = fwk.filter_status(st, name)
+                        break
+                else:
+                    st = None
+            if st is None:
                 feasible.append(ni)
                 if len(feasible) >= to_find:
                     break
-                continue
-            st = fwk.filter_status(st, name)
-            if st.code == Code.ERROR:
+            elif st.code == Code.ERROR:
                 raise SchedulingError(st.message())
-            statuses[ni.name] = st
-            diagnosis.add_plugin_status(st)
+            else:
+                statuses[ni.name] = st
+                if st.plugin and (st.code == Code.UNSCHEDULABLE or st.code == unresolvable):
+                    rejecting.add(st.plugin)  # diagnosis.add_plugin_status, inline for the common codes
+                else:
+                    diagnosis.add_plugin_status(st)
         return feasible
 
     def prioritize_nodes(self, fwk: Framework, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[int]:

@@ -118,3 +118,21 @@ async def test_preemption_sets_nominated_node_name() -> None:
     assert [pi.name for pi in h.scheduler.queue.nominated_pods_for_node("n1")] == ["high"]
     assert client.of("delete") == [("pods/default/low", None)]
     assert h.scheduler.metrics.preemption_attempts.get() == 1
+
+
+async def test_assumed_pod_gives_up_its_nomination() -> None:
+    """Once assumed on a node, a nominated pod no longer holds its nomination (upstream
+    DeleteNominatedPodIfExists): the node must not count it twice, as assumed and as nominated."""
+    from kijabi.scheduler.framework.interface import MODE_OVERRIDE, NominatingInfo
+    from kijabi.scheduler.framework.types import PodInfo
+
+    h = Harness([node("n1", cpu="2"), node("n2", cpu="2")], client=RecordingClient())
+    p = pod("p", cpu="1500m", priority=100)
+    p["status"] = {"nominatedNodeName": "n1"}
+    h.add_pod(p)
+    h.scheduler.queue.add_nominated_pod(PodInfo(p), NominatingInfo("n1", MODE_OVERRIDE))
+    assert [pi.name for pi in h.scheduler.nominated_pods_for_node("n1")] == ["p"]
+    await _attempt(h)
+    assert h.scheduler.cache.is_assumed_pod(p)
+    assert h.scheduler.nominated_pods_for_node("n1") == []
+    assert h.filter(pod("other", cpu="400m", priority=100), "n1") is None  # 2 - 1.5 = 0.5 cpu left

@@ -206,8 +206,8 @@ class Framework:
         self.score_plugins: list[tuple[ScorePlugin, int]] = [(pl, weights.get(pl.name, 1)) for pl in score_plugins]
         self._all_filters = [(pl.filter, pl.name) for pl in self.filter_plugins]
         # (plugin name, Filter, prepare_filter or None) in Filter order
-        self._filter_makers = [(pl.name, pl.filter, pl.prepare_filter if implements(pl, PreparedFilter) else None)
-                               for pl in self.filter_plugins]
+        self._filter_makers = [(pl.name, pl.filter, getattr(pl, "prepare_filter", None)
+                                if implements(pl, PreparedFilter) else None) for pl in self.filter_plugins]
         self._pre_filter_extensions = [(pl.name, pl.pre_filter_extensions()) for pl in self.pre_filter_plugins]
 
     # -- Handle ------------------------------------------------------------------------------------
@@ -310,11 +310,15 @@ class Framework:
                 filters.append((flt, name))
         return filters
 
+    def filters_of(self, state: CycleState) -> list[tuple[Any, str]]:
+        """The (filter, plugin name) pairs of this attempt: those PreFilter prepared, or every Filter
+        not skipped when PreFilter did not run."""
+        if state.filters is not None:
+            return state.filters
+        return [f for f in self._all_filters if f[1] not in state.skip_filter_plugins]
+
     def run_filter_plugins(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-        filters = state.filters
-        if filters is None:
-            filters = [f for f in self._all_filters if f[1] not in state.skip_filter_plugins]
-        for flt, name in filters:
+        for flt, name in self.filters_of(state):
             st: Status | None = flt(state, pod, node_info)
             if st is not None and st.code != Code.SUCCESS:
                 return self.filter_status(st, name)
@@ -338,13 +342,21 @@ class Framework:
             return self.run_filter_plugins(state, pod, node_info)
         prio = (pod.get("spec") or {}).get("priority") or 0
         uid = pod_uid(pod)
+        if not self.has_active_pre_filter_extensions(state):
+            # No AddPod extension to call: the state needs no copy, the node a read-only one.
+            higher = [pi for pi in nominated if pi.priority >= prio and pi.uid != uid]
+            if not higher:
+                return self.run_filter_plugins(state, pod, node_info)
+            st = self.run_filter_plugins(state, pod, node_info.with_added(higher))
+            if st is not None and not st.is_success():
+                return st
+            return self.run_filter_plugins(state, pod, node_info)
         added = False
         state_out, info_out = state, node_info
         for pi in nominated:
             if pi.priority >= prio and pi.uid != uid:
                 if not added:
-                    # Only AddPod extensions change the state: without an active one it needs no copy.
-                    state_out = state.clone() if self.has_active_pre_filter_extensions(state) else state
+                    state_out = state.clone()
                     info_out = node_info.clone()
                     added = True
                 info_out.add_pod_info(pi)

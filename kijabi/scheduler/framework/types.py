@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kijabi.machinery.meta import parse_time
@@ -350,6 +350,25 @@ class PodInfo:
                 keys.append(f"{ns}/{self.name}-{v.get('name', '')}")
         self.pvc_keys = keys
 
+    def derived(self, pod: Pod) -> PodInfo:
+        """The PodInfo of `pod`, a newer version of this pod (the assumed copy with spec.nodeName, or
+        the bound pod from the API): what the spec and identity determine is reused when they did not
+        change apart from spec.nodeName, otherwise everything is parsed again."""
+        meta = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        old_spec = self.pod.get("spec") or {}
+        same = meta.get("name", "") == self.name and meta.get("namespace", "") == self.namespace \
+            and str(meta.get("uid") or self.key) == self.uid \
+            and (spec == old_spec or {**spec, "nodeName": None} == {**old_spec, "nodeName": None})
+        if not same:
+            return PodInfo(pod)
+        c = PodInfo.__new__(PodInfo)
+        for slot in PodInfo.__slots__:
+            setattr(c, slot, getattr(self, slot))
+        c.pod = pod
+        c.labels = meta.get("labels") or {}
+        return c
+
     @property
     def node_name(self) -> str:
         return str((self.pod.get("spec") or {}).get("nodeName") or "")
@@ -527,24 +546,61 @@ class NodeInfo:
                 counts.pop(key, None)
         self.generation = next(_generations)
 
-    def clone(self) -> NodeInfo:
-        """A copy whose pod list and aggregates can be changed (PodInfos and the node are shared)."""
+    def _sharing_node(self) -> NodeInfo:
+        """A new, half-built NodeInfo sharing this one's node-level fields (the caller sets the rest)."""
         c = NodeInfo.__new__(NodeInfo)
         c.node = self.node
         c.name = self.name
         c.labels = self.labels
         c.taints = self.taints
         c.unschedulable = self.unschedulable
+        c.allocatable = self.allocatable
+        c.image_states = self.image_states
+        return c
+
+    def clone(self) -> NodeInfo:
+        """A copy whose pod list and aggregates can be changed (PodInfos and the node are shared)."""
+        c = self._sharing_node()
         c.pods = list(self.pods)
         c.pods_with_affinity = list(self.pods_with_affinity)
         c.pods_with_required_anti_affinity = list(self.pods_with_required_anti_affinity)
         c.used_ports = self.used_ports.clone()
         c.requested = self.requested.clone()
         c.non_zero_requested = self.non_zero_requested.clone()
-        c.allocatable = self.allocatable
-        c.image_states = self.image_states
         c.pvc_ref_counts = dict(self.pvc_ref_counts)
         c.generation = self.generation
+        return c
+
+    def with_added(self, added: Sequence[PodInfo]) -> NodeInfo:
+        """A copy with the `added` pods too, to be read only (filtering with nominated pods): one pass,
+        and what the added pods leave unchanged (ports, PVC counts, affinity lists) is shared with
+        this NodeInfo instead of copied."""
+        c = self._sharing_node()
+        c.pods = self.pods + list(added)
+        with_affinity = [pi for pi in added if pi.has_affinity]
+        c.pods_with_affinity = self.pods_with_affinity + with_affinity if with_affinity else self.pods_with_affinity
+        with_anti = [pi for pi in added if pi.required_anti_affinity_terms]
+        c.pods_with_required_anti_affinity = (self.pods_with_required_anti_affinity + with_anti if with_anti
+                                              else self.pods_with_required_anti_affinity)
+        c.used_ports = self.used_ports
+        c.pvc_ref_counts = self.pvc_ref_counts
+        req = c.requested = self.requested.clone()
+        nz = c.non_zero_requested = self.non_zero_requested.clone()
+        for pi in added:
+            req.add(pi.requests)
+            nz.milli_cpu += pi.non0_cpu
+            nz.memory += pi.non0_mem
+            if pi.used_ports:
+                if c.used_ports is self.used_ports:
+                    c.used_ports = self.used_ports.clone()
+                for ip, proto, port in pi.used_ports:
+                    c.used_ports.add(ip, proto, port)
+            if pi.pvc_keys:
+                if c.pvc_ref_counts is self.pvc_ref_counts:
+                    c.pvc_ref_counts = dict(self.pvc_ref_counts)
+                for key in pi.pvc_keys:
+                    c.pvc_ref_counts[key] = c.pvc_ref_counts.get(key, 0) + 1
+        c.generation = next(_generations)
         return c
 
     def without(self, removed: Iterable[PodInfo]) -> NodeInfo:

@@ -27,6 +27,7 @@ from kijabi.scheduler.framework.interface import (
 from kijabi.scheduler.framework.selectors import SelectorError, compile_label_selector
 from kijabi.scheduler.framework.status import Code, Diagnosis, FitError, NodeToStatus, Status
 from kijabi.scheduler.framework.types import NodeInfo, Pod, PodInfo, pod_priority, pod_start_time, pod_uid
+from kijabi.scheduler.plugins.noderesources import prefilter_request, resources_cannot_fit
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +182,10 @@ class DefaultPreemption:
         for i in range(len(potential)):
             node_info = potential[(offset + i) % len(potential)]
             lower = [pi for pi in node_info.pods if pi.priority < prio]
-            reduced = node_info.without(lower) if lower and (plain or fit is not None) else None
-            if fit is not None and reduced is not None and self._cannot_fit(state, pod, reduced, prio, fit):
+            if fit is not None and lower and self._cannot_fit(state, pod, node_info, lower, prio, fit):
                 hopeless.append(node_info)
                 continue
+            reduced = node_info.without(lower) if lower and (plain or fit is not None) else None
             if plain and reduced is not None:
                 victims, num_violations, status = self.select_victims_on_node(state, pod, reduced, pdbs, lower)
             else:
@@ -208,19 +209,23 @@ class DefaultPreemption:
                 node_statuses.set(node_info.name, status)
         return non_violating + violating, node_statuses
 
-    def _cannot_fit(self, state: CycleState, pod: Pod, reduced: NodeInfo, prio: int, fit: Any) -> bool:
-        """True when NodeResourcesFit rejects the pod on the node as its dry run first filters it:
-        `reduced` is the node without its lower-priority pods; the pods nominated to it with at least
-        the pod's priority are added (upstream addGENominatedPods). That dry run is then bound to fail
-        (the filters fail with the nominated pods, or without them as these only add), so it is
-        skipped; the node's status is worked out only if no node at all can be a candidate."""
-        probe = reduced
+    def _cannot_fit(self, state: CycleState, pod: Pod, node_info: NodeInfo, lower: list[PodInfo], prio: int,
+                    fit: Any) -> bool:
+        """True when NodeResourcesFit rejects the pod on the node as its dry run first filters it: the
+        node without its `lower`-priority pods, plus the pods nominated to it with at least the pod's
+        priority (upstream addGENominatedPods). That dry run is then bound to fail (the filters fail
+        with the nominated pods, or without them as these only add), so it is skipped; the node's
+        status is worked out only if no node at all can be a candidate. Without extended resources in
+        the request, Fit's checks are done on sums, without a copy of the node."""
         uid = pod_uid(pod)
-        for pi in self.handle.nominated_pods_for_node(reduced.name):
-            if pi.priority >= prio and pi.uid != uid:
-                if probe is reduced:
-                    probe = reduced.clone()
-                probe.add_pod_info(pi)
+        nominated = [pi for pi in self.handle.nominated_pods_for_node(node_info.name)
+                     if pi.priority >= prio and pi.uid != uid]
+        request = prefilter_request(state)
+        if request is not None and not request.scalar:
+            return resources_cannot_fit(request, node_info, lower, nominated)
+        probe = node_info.without(lower)
+        for pi in nominated:
+            probe.add_pod_info(pi)
         st: Status | None = fit(state, pod, probe)
         return st is not None and not st.is_success()
 
@@ -242,7 +247,12 @@ class DefaultPreemption:
                     return [], 0, st
         if not potential:
             return [], 0, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, MSG_NO_VICTIMS)
-        st = h.run_filter_plugins_with_nominated_pods(state, pod, ni)
+        # The node's nominated pods do not change during the dry run: without any, one filter pass
+        # is what the two-pass filter would do; without active extensions, AddPod/RemovePod do nothing.
+        run_filters = h.run_filter_plugins_with_nominated_pods if h.nominated_pods_for_node(ni.name) \
+            else h.run_filter_plugins
+        extensions = removed is None
+        st = run_filters(state, pod, ni)
         if st is not None and not st.is_success():
             return [], 0, st
         now = h.clock.time()
@@ -253,15 +263,17 @@ class DefaultPreemption:
 
         def reprieve(pi: PodInfo) -> bool:
             ni.add_pod_info(pi)
-            st = h.run_pre_filter_extension_add_pod(state, pod, pi, ni)
-            if st is not None and not st.is_success():
-                raise _Abort(st)
-            fits = h.run_filter_plugins_with_nominated_pods(state, pod, ni)
-            if fits is not None and not fits.is_success():
-                ni.remove_pod(pi.pod)
-                st = h.run_pre_filter_extension_remove_pod(state, pod, pi, ni)
+            if extensions:
+                st = h.run_pre_filter_extension_add_pod(state, pod, pi, ni)
                 if st is not None and not st.is_success():
                     raise _Abort(st)
+            fits = run_filters(state, pod, ni)
+            if fits is not None and not fits.is_success():
+                ni.remove_pod(pi.pod)
+                if extensions:
+                    st = h.run_pre_filter_extension_remove_pod(state, pod, pi, ni)
+                    if st is not None and not st.is_success():
+                        raise _Abort(st)
                 victims.append(pi.pod)
                 return False
             return True

@@ -13,7 +13,7 @@ from kijabi.scheduler.framework.events import (
     ClusterEventWithHint,
     QueueingHint,
 )
-from kijabi.scheduler.framework.interface import CycleState, Handle, NodeScores, PreFilterResult
+from kijabi.scheduler.framework.interface import CycleState, Handle, NodeFilter, NodeScores, PreFilterResult
 from kijabi.scheduler.framework.selectors import NodeSelector, PreferredSchedulingTerms, RequiredNodeAffinity
 from kijabi.scheduler.framework.status import Code, Status
 from kijabi.scheduler.framework.types import NodeInfo, Pod
@@ -88,6 +88,23 @@ class NodeAffinity:
         if not required.matches(node):
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
         return None
+
+    def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
+        required = state.get(_PRE_FILTER_KEY)
+        if required is None:
+            return self.filter
+        added = self.added_node_selector
+
+        def affinity(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+            node = node_info.node
+            assert node is not None
+            if added is not None and not added.matches(node):
+                return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_ENFORCED)
+            if not required.matches(node):
+                return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
+            return None
+
+        return affinity
 
     # -- scoring -----------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from kijabi.scheduler.framework.types import (
     MEMORY,
     NodeInfo,
     Pod,
+    PodInfo,
     Resource,
     is_extended_resource_name,
     is_scalar_resource_name,
@@ -38,6 +39,7 @@ MOST_ALLOCATED = "MostAllocated"
 REQUESTED_TO_CAPACITY_RATIO = "RequestedToCapacityRatio"
 MAX_CUSTOM_PRIORITY_SCORE = 10
 MAX_UTILIZATION = 100
+MEMO_REQUEST_SHAPES = 16  # distinct (cpu, memory) pod requests whose node scores are remembered
 
 _PRE_FILTER_KEY = "PreFilter" + FIT
 _PRE_SCORE_KEY = "PreScore" + FIT
@@ -48,6 +50,10 @@ ResourceSpec = tuple[str, int]  # name, weight
 
 
 # -- filtering -------------------------------------------------------------------------------------
+
+
+# The reasons insufficient_resources gives for the pod count and the common resources, in its order.
+_COMMON_REASONS = ("Too many pods", "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage")
 
 
 def insufficient_resources(req: Resource, node_info: NodeInfo, ignored: frozenset[str] = frozenset(),
@@ -74,6 +80,38 @@ def insufficient_resources(req: Resource, node_info: NodeInfo, ignored: frozense
         if value > alloc.scalar.get(name, 0) - used.scalar.get(name, 0):
             reasons.append(f"Insufficient {name}")
     return reasons
+
+
+def resources_cannot_fit(req: Resource, node_info: NodeInfo, removed: Sequence[PodInfo],
+                         added: Sequence[PodInfo]) -> bool:
+    """Whether `req` surely does not fit `node_info` once the `removed` pods (which are on it) left and
+    the `added` ones came: the pod count, cpu, memory and ephemeral-storage checks of
+    `insufficient_resources`, on sums instead of a changed copy of the node (preemption asks this of
+    many nodes). Extended resources are not looked at: False says only that these checks pass."""
+    alloc = node_info.allocatable
+    used = node_info.requested
+    cpu, mem, eph = used.milli_cpu, used.memory, used.ephemeral_storage
+    for pi in removed:
+        r = pi.requests
+        cpu -= r.milli_cpu
+        mem -= r.memory
+        eph -= r.ephemeral_storage
+    for pi in added:
+        r = pi.requests
+        cpu += r.milli_cpu
+        mem += r.memory
+        eph += r.ephemeral_storage
+    count = len(node_info.pods) - len(removed) + len(added)
+    return (count + 1 > alloc.allowed_pod_number
+            or 0 < req.milli_cpu > alloc.milli_cpu - cpu
+            or 0 < req.memory > alloc.memory - mem
+            or 0 < req.ephemeral_storage > alloc.ephemeral_storage - eph)
+
+
+def prefilter_request(state: CycleState) -> Resource | None:
+    """The pod's requests as NodeResourcesFit's PreFilter stored them in `state` (None if it did not run)."""
+    req = state.get(_PRE_FILTER_KEY)
+    return req if isinstance(req, Resource) else None
 
 
 def pod_fit_request(pod: Mapping[str, Any]) -> Resource:
@@ -193,6 +231,10 @@ class ResourceAllocationScorer:
         self.use_requested = use_requested
         # "least", "most" or "balanced" when the resources are exactly cpu and memory
         self.fast_kind = fast_kind if [n for n, _ in self.resources] == [CPU, MEMORY] else None
+        # (pod cpu, pod memory) -> node name -> (node generation, score): a node's score for a pod of
+        # the same requests stays valid until the node's pods or allocatable change (a new generation),
+        # and from one attempt to the next most nodes do not change.
+        self._memo: dict[tuple[int, int], dict[str, tuple[int, int]]] = {}
 
     def pod_requests(self, pod: Mapping[str, Any]) -> list[int]:
         amounts = pod_request_amounts(pod, non_missing_defaults=not self.use_requested)
@@ -225,8 +267,9 @@ class ResourceAllocationScorer:
 
     def score_many(self, nodes: Sequence[NodeInfo], pod_requests: list[int]) -> list[int]:
         """`score` for many nodes; the common cpu+memory LeastAllocated/MostAllocated/Balanced cases
-        are computed inline, one loop per kind (this runs for every feasible node of every attempt).
-        A node without cpu or memory allocatable takes the general path."""
+        are computed inline, one loop per kind, and remembered per node generation (this runs for
+        every feasible node of every attempt). A node without cpu or memory allocatable takes the
+        general path."""
         kind = self.fast_kind
         if kind is None:
             return [self.score(ni, pod_requests) for ni in nodes]
@@ -234,47 +277,40 @@ class ResourceAllocationScorer:
         wsum = wc + wm
         pc, pm = pod_requests
         use_requested = self.use_requested
-        score = self.score
+        memo = self._memo.get((pc, pm))
+        if memo is None:
+            if len(self._memo) >= MEMO_REQUEST_SHAPES:
+                self._memo.clear()
+            memo = self._memo[(pc, pm)] = {}
+        recall = memo.get
         out: list[int] = []
         append = out.append
-        if kind == "balanced":
-            for ni in nodes:
-                alloc = ni.allocatable
-                ac, am = alloc.milli_cpu, alloc.memory
-                if not (ac and am):
-                    append(score(ni, pod_requests))
-                    continue
+        for ni in nodes:
+            hit = recall(ni.name)
+            if hit is not None and hit[0] == ni.generation:
+                append(hit[1])
+                continue
+            alloc = ni.allocatable
+            ac, am = alloc.milli_cpu, alloc.memory
+            if not (ac and am):
+                value = self.score(ni, pod_requests)
+            else:
                 req = ni.requested if use_requested else ni.non_zero_requested
-                fc = (req.milli_cpu + pc) / ac
-                fm = (req.memory + pm) / am
-                if fc > 1.0:
-                    fc = 1.0
-                if fm > 1.0:
-                    fm = 1.0
-                append(int((1 - abs(fc - fm) / 2) * MAX_NODE_SCORE))
-        elif kind == "least":
-            for ni in nodes:
-                alloc = ni.allocatable
-                ac, am = alloc.milli_cpu, alloc.memory
-                if not (ac and am):
-                    append(score(ni, pod_requests))
-                    continue
-                req = ni.requested if use_requested else ni.non_zero_requested
-                fc = ac - req.milli_cpu - pc
-                fm = am - req.memory - pm
-                append(((fc * MAX_NODE_SCORE // ac if fc >= 0 else 0) * wc
-                        + (fm * MAX_NODE_SCORE // am if fm >= 0 else 0) * wm) // wsum)
-        else:
-            for ni in nodes:
-                alloc = ni.allocatable
-                ac, am = alloc.milli_cpu, alloc.memory
-                if not (ac and am):
-                    append(score(ni, pod_requests))
-                    continue
-                req = ni.requested if use_requested else ni.non_zero_requested
-                rc = min(req.milli_cpu + pc, ac)
-                rm = min(req.memory + pm, am)
-                append((rc * MAX_NODE_SCORE // ac * wc + rm * MAX_NODE_SCORE // am * wm) // wsum)
+                if kind == "least":
+                    fc = ac - req.milli_cpu - pc
+                    fm = am - req.memory - pm
+                    value = ((fc * MAX_NODE_SCORE // ac if fc >= 0 else 0) * wc
+                             + (fm * MAX_NODE_SCORE // am if fm >= 0 else 0) * wm) // wsum
+                elif kind == "balanced":
+                    cpu_fraction = min((req.milli_cpu + pc) / ac, 1.0)
+                    memory_fraction = min((req.memory + pm) / am, 1.0)
+                    value = int((1 - abs(cpu_fraction - memory_fraction) / 2) * MAX_NODE_SCORE)
+                else:
+                    rc = min(req.milli_cpu + pc, ac)
+                    rm = min(req.memory + pm, am)
+                    value = (rc * MAX_NODE_SCORE // ac * wc + rm * MAX_NODE_SCORE // am * wm) // wsum
+            memo[ni.name] = (ni.generation, value)
+            append(value)
         return out
 
 
@@ -335,16 +371,25 @@ class Fit:
         if req is None or req.scalar:
             return self.filter
         cpu, mem, eph = req.milli_cpu, req.memory, req.ephemeral_storage
-        ignored, groups = self.ignored, self.ignored_groups
+        # One Status per combination of reasons, shared by the nodes of this attempt that fail alike
+        # (when nothing fits, that is every node of the cluster); statuses are only read afterwards.
+        verdicts: dict[tuple[bool, bool, bool, bool], Status] = {}
 
         def fit(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
             alloc = node_info.allocatable
             used = node_info.requested
-            if (len(node_info.pods) >= alloc.allowed_pod_number or (cpu and cpu > alloc.milli_cpu - used.milli_cpu)
-                    or (mem and mem > alloc.memory - used.memory)
-                    or (eph and eph > alloc.ephemeral_storage - used.ephemeral_storage)):
-                return Status(Code.UNSCHEDULABLE, *insufficient_resources(req, node_info, ignored, groups))
-            return None
+            pods = len(node_info.pods) >= alloc.allowed_pod_number
+            short_cpu = 0 < cpu > alloc.milli_cpu - used.milli_cpu
+            short_mem = 0 < mem > alloc.memory - used.memory
+            short_eph = 0 < eph > alloc.ephemeral_storage - used.ephemeral_storage
+            if not (pods or short_cpu or short_mem or short_eph):
+                return None
+            key = (pods, short_cpu, short_mem, short_eph)
+            st = verdicts.get(key)
+            if st is None:
+                reasons = [reason for failed, reason in zip(key, _COMMON_REASONS, strict=True) if failed]
+                st = verdicts[key] = Status(Code.UNSCHEDULABLE, *reasons)
+            return st
 
         return fit
 
