@@ -319,10 +319,36 @@ def resource_specs(raw: Sequence[Mapping[str, Any]] | None) -> list[ResourceSpec
     return specs or [(CPU, 1), (MEMORY, 1)]
 
 
-class Fit:
+class _ScoresRequests:
+    """PreScore + Score of a plugin rating nodes with its ResourceAllocationScorer on the pod's requests,
+    worked out once per cycle in PreScore under `state_key`."""
+
+    scorer: ResourceAllocationScorer
+    state_key: str
+
+    def _requests(self, state: CycleState, pod: Pod) -> Any:
+        reqs = state.get(self.state_key)
+        return self.scorer.pod_requests(pod) if reqs is None else reqs
+
+    def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
+        state.write(self.state_key, self.scorer.pod_requests(pod))
+        return None
+
+    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
+        return self.scorer.score(node_info, self._requests(state, pod)), None
+
+    def score_nodes(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
+        return self.scorer.score_many(nodes, self._requests(state, pod)), None
+
+    def score_extensions(self) -> None:
+        return None
+
+
+class Fit(_ScoresRequests):
     """Filters out nodes without room for the pod's requests; scores by the configured strategy."""
 
     name = FIT
+    state_key = _PRE_SCORE_KEY
 
     def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
         self.handle = handle
@@ -393,25 +419,6 @@ class Fit:
 
         return fit
 
-    def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
-        state.write(_PRE_SCORE_KEY, self.scorer.pod_requests(pod))
-        return None
-
-    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
-        reqs = state.get(_PRE_SCORE_KEY)
-        if reqs is None:
-            reqs = self.scorer.pod_requests(pod)
-        return self.scorer.score(node_info, reqs), None
-
-    def score_nodes(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
-        reqs = state.get(_PRE_SCORE_KEY)
-        if reqs is None:
-            reqs = self.scorer.pod_requests(pod)
-        return self.scorer.score_many(nodes, reqs), None
-
-    def score_extensions(self) -> None:
-        return None
-
     def events_to_register(self) -> list[ClusterEventWithHint]:
         def pod_hint(pod: Pod, old: Any, new: Any) -> QueueingHint:
             if new is None:  # deleted
@@ -441,30 +448,12 @@ class Fit:
         ]
 
 
-class BalancedAllocation:
+class BalancedAllocation(_ScoresRequests):
     """Prefers nodes whose cpu and memory fractions would stay close to each other."""
 
     name = BALANCED
+    state_key = _BALANCED_KEY
 
     def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
         self.scorer = ResourceAllocationScorer(resource_specs(args.get("resources")), balanced_scorer,
                                                use_requested=True, fast_kind="balanced")
-
-    def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
-        state.write(_BALANCED_KEY, self.scorer.pod_requests(pod))
-        return None
-
-    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
-        reqs = state.get(_BALANCED_KEY)
-        if reqs is None:
-            reqs = self.scorer.pod_requests(pod)
-        return self.scorer.score(node_info, reqs), None
-
-    def score_nodes(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
-        reqs = state.get(_BALANCED_KEY)
-        if reqs is None:
-            reqs = self.scorer.pod_requests(pod)
-        return self.scorer.score_many(nodes, reqs), None
-
-    def score_extensions(self) -> None:
-        return None
