@@ -356,17 +356,12 @@ async def handle_watch(ctx: Context, request: web.Request, res: Resource, namesp
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if watcher.queue.empty():
-                # One wakeup per batch: whatever queued meanwhile goes out in the same write below.
-                try:
-                    async with asyncio.timeout(min(remaining, BOOKMARK_INTERVAL)):
-                        ev = await watcher.queue.get()
-                except TimeoutError:
-                    if bookmarks and not pending_initial:
-                        await response.write(_bookmark(res, cache.revision))
-                    continue
-            else:
-                ev = watcher.queue.get_nowait()
+            # One wakeup per batch: whatever queued meanwhile goes out in the same write below.
+            if not await watcher.queue.wait(min(remaining, BOOKMARK_INTERVAL)):
+                if bookmarks and not pending_initial:
+                    await response.write(_bookmark(res, cache.revision))
+                continue
+            ev = watcher.queue.get_nowait()
             if ev is None:
                 break
             initial_left -= 1

@@ -259,6 +259,22 @@ class EventQueue:
             raise asyncio.QueueEmpty
         return self._items.popleft()
 
+    async def wait(self, timeout: float) -> bool:
+        """Wait until an item is queued or `timeout` seconds passed; whether one is queued. (One timer
+        handle per wait: lighter than `asyncio.timeout` around `get`, on the fan-out's hot path.)"""
+        if self._items:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if self._waiter is waiter:
+                self._waiter = None
+        return bool(self._items)
+
     async def get(self) -> WatchEvent | None:
         """The next item, waiting for one (one consumer at a time; cancelling loses nothing)."""
         while not self._items:
@@ -269,6 +285,11 @@ class EventQueue:
                 if self._waiter is waiter:
                     self._waiter = None
         return self._items.popleft()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Watcher:
@@ -287,8 +308,11 @@ class Watcher:
     def offer(self, ev: WatchEvent) -> None:
         if self.closed or not ev.obj.key.startswith(self.prefix):
             return
-        if self.filter is None:
-            self._push(ev)
+        if self.filter is None:  # the common case, once per watcher and event: _push inlined
+            if len(self.queue._items) < MAX_PENDING:
+                self.queue.put_nowait(ev)
+            else:
+                self._push(ev)
             return
         now_in = self.filter(ev.obj) if ev.type != "DELETED" else False
         was_in = ev.prev is not None and self.filter(ev.prev)
