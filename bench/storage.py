@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
-from kijabi.storage import KeyValue, _etcd_client
+from kijabi.storage import _etcd_client
 from kijabi.storage import _sqlite_schema as sql
 from kijabi.storage.etcd import EtcdStorage
 from kijabi.storage.etcdpb import rpc_pb2, rpc_pb2_grpc
@@ -214,11 +214,6 @@ async def gets_paired(store: SQLiteStorage, n_keys: int = 10000, n: int = 30000)
     return done / raw_seconds, done / store_seconds
 
 
-def _thread_get(conn: sqlite3.Connection, key: str) -> KeyValue | None:
-    rows = conn.execute(sql.SELECT_LATEST, (key,)).fetchall()
-    return KeyValue(key, rows[0][3], rows[0][2], rows[0][0]) if rows and not rows[0][1] else None
-
-
 async def gets_in_thread(store: SQLiteStorage, n_keys: int = 10000, n: int = 30000) -> float:
     """The alternative design: the same read function, run on a reader thread with its own connection.
     64 concurrent callers, so the thread hop can overlap."""
@@ -230,7 +225,7 @@ async def gets_in_thread(store: SQLiteStorage, n_keys: int = 10000, n: int = 300
 
     async def worker() -> None:
         for i in keys:
-            await loop.run_in_executor(pool, _thread_get, conn, f"{PREFIX}p{i % n_keys:05d}")
+            await loop.run_in_executor(pool, sql.latest, conn, f"{PREFIX}p{i % n_keys:05d}")
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))

@@ -29,6 +29,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal
 
+from kijabi.storage import KeyValue
+
 Synchronous = Literal["NORMAL", "FULL"]
 
 SCHEMA_VERSION = 1
@@ -62,6 +64,15 @@ SET_META = "INSERT OR REPLACE INTO kine_meta (key, value) VALUES (?, ?)"
 
 # The newest row of one key: (id, deleted, create_revision, value).
 SELECT_LATEST = "SELECT id, deleted, create_revision, value FROM kine WHERE name = ? ORDER BY id DESC LIMIT 1"
+
+
+def latest(cur: sqlite3.Cursor | sqlite3.Connection, key: str) -> KeyValue | None:
+    """The live value of `key` (None if it does not exist or its newest row is a deletion)."""
+    rows = cur.execute(SELECT_LATEST, (key,)).fetchall()
+    if not rows or rows[0][1]:
+        return None
+    rev, _, create_revision, value = rows[0]
+    return KeyValue(key, value, create_revision, rev)
 
 INSERT_ROW = (
     "INSERT INTO kine (id, name, created, deleted, create_revision, prev_revision, value)"

@@ -346,15 +346,9 @@ class Writer:
         except sqlite3.IntegrityError:
             # Only possible if someone else wrote the database behind our back: the unique
             # (name, prev_revision) index refused the row. Report what is stored now.
-            return Conflict(key, self._latest(key)), None
+            return Conflict(key, sql.latest(self._cur, key)), None
         self._revision = rev
         return kv, event
-
-    def _latest(self, key: str) -> KeyValue | None:
-        rows = self._cur.execute(sql.SELECT_LATEST, (key,)).fetchall()
-        if not rows or rows[0][1]:
-            return None
-        return KeyValue(key, rows[0][3], rows[0][2], rows[0][0])
 
     # --- compaction -----------------------------------------------------------------------------------
 

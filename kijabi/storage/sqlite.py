@@ -81,7 +81,7 @@ class SQLiteStorage:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock_fd = -1
         self._reader: sqlite3.Connection | None = None
-        self._get_cursor: sqlite3.Cursor | None = None  # on the read connection
+        self._cursor: sqlite3.Cursor | None = None  # on the read connection, for every read
         self._writer: Writer | None = None
         self._writer_exit: asyncio.Future[None] | None = None
         self._hub = WatchHub(revision=0, backlog=watch_backlog)
@@ -146,7 +146,7 @@ class SQLiteStorage:
         writer = sql.open_writer(self.path, self._synchronous)
         try:
             self._reader = sql.open_reader(self.path)
-            self._get_cursor = self._reader.cursor()
+            self._cursor = self._reader.cursor()
             seq, compact_revision = writer.execute(sql.SELECT_STATE).fetchall()[0]
             compact_done = writer.execute(sql.SELECT_COMPACT_DONE).fetchall()[0][0]
         except BaseException:
@@ -178,7 +178,7 @@ class SQLiteStorage:
                 self._reader.close()
             except sqlite3.Error:
                 log.exception("closing the sqlite read connection")
-            self._reader = self._get_cursor = None
+            self._reader = self._cursor = None
         if self._lock_fd >= 0:  # after every sqlite connection: closing an fd drops the process's locks
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -284,19 +284,7 @@ class SQLiteStorage:
         return self._compacted
 
     async def get(self, key: str) -> KeyValue | None:
-        cur = self._get_cursor  # the hottest read: no helper call, no cursor per call
-        if cur is None or self._writer is None:
-            raise Unavailable("the store is not started" if self._writer is None else "the store is closed")
-        try:
-            rows = cur.execute(sql.SELECT_LATEST, (key,)).fetchall()
-        except sqlite3.Error as exc:
-            raise Unavailable(f"sqlite read failed: {exc}") from exc
-        except (UnicodeError, ValueError, OverflowError) as exc:
-            raise StorageError(f"invalid read arguments: {exc}") from exc
-        if not rows or rows[0][1]:
-            return None
-        rev, _, create_revision, value = rows[0]
-        return KeyValue(key, value, create_revision, rev)
+        return self._read(sql.latest, key)
 
     async def list(
         self, prefix: str, *, revision: int = 0, limit: int = 0, start_after: str = ""
@@ -311,11 +299,13 @@ class SQLiteStorage:
         return self._read(_count, prefix)
 
     def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
-        conn = self._reader
-        if conn is None or self._writer is None:
+        """`fn(cursor, *args)` on the read connection's one cursor (reads run on the loop, one at a time:
+        no cursor per call), its errors as StorageErrors."""
+        cur = self._cursor
+        if cur is None or self._writer is None:
             raise Unavailable("the store is not started" if self._writer is None else "the store is closed")
         try:
-            return fn(conn, *args)
+            return fn(cur, *args)
         except sqlite3.Error as exc:
             raise Unavailable(f"sqlite read failed: {exc}") from exc
         except (UnicodeError, ValueError, OverflowError) as exc:
@@ -371,18 +361,18 @@ class SQLiteStorage:
 
 
 @contextlib.contextmanager
-def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+def _snapshot(cur: sqlite3.Cursor) -> Iterator[None]:
     """One read transaction: every SELECT inside sees the same committed state."""
-    conn.execute("BEGIN")
+    cur.execute("BEGIN")
     try:
         yield
     finally:
-        if conn.in_transaction:
-            conn.execute("COMMIT")  # a read transaction: COMMIT only ends it
+        if cur.connection.in_transaction:
+            cur.execute("COMMIT")  # a read transaction: COMMIT only ends it
 
 
-def _state(conn: sqlite3.Connection) -> tuple[int, int]:
-    seq, compact_revision = conn.execute(sql.SELECT_STATE).fetchall()[0]
+def _state(cur: sqlite3.Cursor) -> tuple[int, int]:
+    seq, compact_revision = cur.execute(sql.SELECT_STATE).fetchall()[0]
     return int(seq or 0), int(compact_revision or 0)
 
 
@@ -397,10 +387,10 @@ def _range_params(prefix: str, start_after: str) -> tuple[dict[str, Any], bool, 
     return params, end is not None, after
 
 
-def _list(conn: sqlite3.Connection, prefix: str, revision: int, limit: int, start_after: str) -> ListResult:
+def _list(cur: sqlite3.Cursor, prefix: str, revision: int, limit: int, start_after: str) -> ListResult:
     params, has_end, has_after = _range_params(prefix, start_after)
-    with _snapshot(conn):
-        current, compacted = _state(conn)
+    with _snapshot(cur):
+        current, compacted = _state(cur)
         if revision == 0:
             revision = current
         elif revision > current:
@@ -409,7 +399,7 @@ def _list(conn: sqlite3.Connection, prefix: str, revision: int, limit: int, star
             raise Compacted(revision, compacted)
         params["rev"] = revision
         params["limit"] = limit + 1 if limit else -1
-        rows = conn.execute(sql.list_sql(end=has_end, after=has_after), params).fetchall()
+        rows = cur.execute(sql.list_sql(end=has_end, after=has_after), params).fetchall()
         rows.sort(key=_by_name)  # already in key order: one linear pass, and no reliance on the plan
         more = bool(limit) and len(rows) > limit
         remaining = 0
@@ -417,7 +407,7 @@ def _list(conn: sqlite3.Connection, prefix: str, revision: int, limit: int, star
             del rows[limit:]
             params["after"] = rows[-1][1]
             del params["limit"]
-            remaining = conn.execute(sql.count_sql(end=has_end, after=True), params).fetchall()[0][0]
+            remaining = cur.execute(sql.count_sql(end=has_end, after=True), params).fetchall()[0][0]
     items = [KeyValue(name, value, create_revision, rev) for rev, name, create_revision, value in rows]
     return ListResult(items=items, revision=revision, more=more, remaining=remaining)
 
@@ -427,27 +417,27 @@ def _by_name(row: tuple[Any, ...]) -> str:
     return name
 
 
-def _count(conn: sqlite3.Connection, prefix: str) -> int:
+def _count(cur: sqlite3.Cursor, prefix: str) -> int:
     params, has_end, _ = _range_params(prefix, "")
-    with _snapshot(conn):
-        params["rev"] = _state(conn)[0]
-        count: int = conn.execute(sql.count_sql(end=has_end, after=False), params).fetchall()[0][0]
+    with _snapshot(cur):
+        params["rev"] = _state(cur)[0]
+        count: int = cur.execute(sql.count_sql(end=has_end, after=False), params).fetchall()[0][0]
     return count
 
 
-def _history(conn: sqlite3.Connection, prefix: str, after: int, upto: int, limit: int) -> list[Event]:
+def _history(cur: sqlite3.Cursor, prefix: str, after: int, upto: int, limit: int) -> list[Event]:
     """Events from the log with after < revision <= upto under prefix, at most `limit` of them."""
     start, end = prefix_range(prefix)
     params: dict[str, Any] = {"after": after, "upto": upto, "start": start, "limit": limit}
     if end is not None:
         params["end"] = end
-    with _snapshot(conn):
-        compacted = _state(conn)[1]
+    with _snapshot(cur):
+        compacted = _state(cur)[1]
         if after < compacted:
             raise Compacted(after, compacted)
         if after >= upto:
             return []
-        rows = conn.execute(sql.history_sql(end=end is not None), params).fetchall()
+        rows = cur.execute(sql.history_sql(end=end is not None), params).fetchall()
     events: list[Event] = []
     for rev, name, created, deleted, create_revision, value, p_rev, p_deleted, p_create, p_value in rows:
         kv = KeyValue(name, value, create_revision, rev)
