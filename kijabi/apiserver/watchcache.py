@@ -62,9 +62,9 @@ class CachedObject:
     `data` is the object's JSON exactly as served (resourceVersion included). It is kept in `parts`,
     pieces whose concatenation is `data`: large managedFields `fieldsV1` documents and large specs,
     identical across the many objects one manager writes the same way (the pods of a ReplicaSet), are
-    shared pieces (see `WatchCache._cached`), so 10k pods do not hold 10k copies of them. `layout` locates `metadata` and
-    `,"managedFields":[...]` in `data` (0 when unknown), so a Table row or a PartialObjectMetadata
-    needs no decoding of the whole object. Instances are shared: readers must not change them (only
+    shared pieces (see `WatchCache._cached`), so 10k pods do not hold 10k copies of them. `layout`
+    locates `metadata` and `,"managedFields":[...]` in `data` (0 when unknown), so a Table row or a
+    PartialObjectMetadata needs no decoding of the whole object. Instances are shared: readers must not change them (only
     `WatchCache.set_fields` replaces `fields`).
     """
 

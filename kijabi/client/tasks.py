@@ -8,6 +8,7 @@ the caller keeps the returned task and cancels it on shutdown.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -44,3 +45,13 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
                 raise
         except Exception:
             pass
+
+
+async def freeze_heap_when(ready: asyncio.Event) -> None:
+    """Once `ready` is set, move everything alive into the collector's permanent generation: what a
+    component built by then (informer caches, nodes, leases) lives as long as the process, and full
+    collections would otherwise walk it again and again. A process-wide setting: for a component's
+    own process only."""
+    await ready.wait()
+    gc.collect()
+    gc.freeze()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import sys
 from collections.abc import Sequence
 
 from kijabi.client.config import load_default
 from kijabi.client.rest import Client
-from kijabi.client.tasks import spawn
+from kijabi.client.tasks import freeze_heap_when, spawn
 from kijabi.hollow.nodes import HollowNodes
 from kijabi.hollow.objects import NodeShape
 
@@ -61,15 +60,7 @@ async def run(argv: Sequence[str]) -> None:
         raise SystemExit(f"kijabi hollow-nodes: {exc}") from None
     async with Client(cfg.with_options(qps=ns.qps, burst=ns.burst)) as client:
         nodes = HollowNodes(client, shape_of(ns), ready_delay=ns.ready_delay, lease_period=ns.lease_period)
-
-        async def freeze_when_registered() -> None:
-            # The nodes, leases and caches built by then live as long as the process: keep them out of
-            # the collector's full passes, which would otherwise walk them again and again.
-            await nodes.registered.wait()
-            gc.collect()
-            gc.freeze()
-
-        freezer = spawn(freeze_when_registered(), name="gc freeze")
+        freezer = spawn(freeze_heap_when(nodes.registered), name="gc freeze")
         try:
             await nodes.run()
         finally:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import random
 import socket
@@ -41,7 +40,7 @@ from kijabi.client.rest import (
     STATEFULSETS,
     Client,
 )
-from kijabi.client.tasks import spawn
+from kijabi.client.tasks import freeze_heap_when, spawn
 from kijabi.scheduler.config import ConfigError, SchedulerConfig, default_config, load_config, parse_duration
 from kijabi.scheduler.framework import events as ev
 from kijabi.scheduler.framework.interface import Listers
@@ -268,22 +267,13 @@ async def run(args: Sequence[str] | argparse.Namespace | None = None) -> None:
             app = SchedulerApp(client, cfg, bind_address=ns.bind_address, port=ns.secure_port)
         except FrameworkError as exc:
             raise SystemExit(f"kijabi scheduler: {exc}") from None
-        freezer = spawn(_freeze_when_synced(app.started), name="gc freeze")
+        freezer = spawn(freeze_heap_when(app.started), name="gc freeze")  # informers synced
         try:
             await app.run()
         finally:
             freezer.cancel()
     finally:
         await client.close()
-
-
-async def _freeze_when_synced(started: asyncio.Event) -> None:
-    """Once the informers are synced, keep what they hold (every node and pod, and the cache's
-    NodeInfos; most of it lives as long as the process) out of the collector's full passes, which
-    would otherwise walk it again and again (a process-wide setting: only the process does this)."""
-    await started.wait()
-    gc.collect()
-    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
