@@ -78,33 +78,26 @@ class NodeAffinity:
         return None
 
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-        node = node_info.node
-        assert node is not None
-        if self.added_node_selector is not None and not self.added_node_selector.matches(node):
-            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_ENFORCED)
-        required = state.get(_PRE_FILTER_KEY)
-        if required is None:
-            required = RequiredNodeAffinity(pod)
-        if not required.matches(node):
-            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
-        return None
+        return self._verdict(state.get(_PRE_FILTER_KEY) or RequiredNodeAffinity(pod), node_info)
 
     def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
         required = state.get(_PRE_FILTER_KEY)
         if required is None:
             return self.filter
-        added = self.added_node_selector
 
         def affinity(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-            node = node_info.node
-            assert node is not None
-            if added is not None and not added.matches(node):
-                return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_ENFORCED)
-            if not required.matches(node):
-                return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
-            return None
+            return self._verdict(required, node_info)
 
         return affinity
+
+    def _verdict(self, required: RequiredNodeAffinity, node_info: NodeInfo) -> Status | None:
+        node = node_info.node
+        assert node is not None
+        if self.added_node_selector is not None and not self.added_node_selector.matches(node):
+            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_ENFORCED)
+        if not required.matches(node):
+            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
+        return None
 
     # -- scoring -----------------------------------------------------------------------------------
 

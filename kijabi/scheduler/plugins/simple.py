@@ -224,6 +224,17 @@ class NodePorts:
 _TAINT_SCORE_KEY = "PreScoreTaintToleration"
 
 
+def _untolerated(node_info: NodeInfo, tolerations: list[dict[str, Any]]) -> Status | None:
+    """TaintToleration's Filter verdict for a pod with these tolerations."""
+    if not node_info.taints:
+        return None
+    taint = find_untolerated_taint(node_info.taints, tolerations)
+    if taint is None:
+        return None
+    return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                  f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}")
+
+
 def _prefer_no_schedule_tolerations(pod: Pod) -> list[dict[str, Any]]:
     return [t for t in _spec(pod).get("tolerations") or [] if (t.get("effect") or "") in ("", "PreferNoSchedule")]
 
@@ -235,25 +246,13 @@ class TaintToleration:
     name = "TaintToleration"
 
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-        if not node_info.taints:
-            return None
-        taint = find_untolerated_taint(node_info.taints, _spec(pod).get("tolerations") or [])
-        if taint is None:
-            return None
-        return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
-                      f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}")
+        return _untolerated(node_info, _spec(pod).get("tolerations") or [])
 
     def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
         tolerations = _spec(pod).get("tolerations") or []
 
         def untolerated(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-            if not node_info.taints:
-                return None
-            taint = find_untolerated_taint(node_info.taints, tolerations)
-            if taint is None:
-                return None
-            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
-                          f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}")
+            return _untolerated(node_info, tolerations)
 
         return untolerated
 
