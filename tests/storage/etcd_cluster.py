@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -34,7 +33,10 @@ from kijabi.storage.etcdpb import rpc_pb2, rpc_pb2_grpc
 ELECTION_MS = 500  # fast elections (default 1000): a killed leader is replaced within ~0.5-1 s
 HEARTBEAT_MS = 50
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # room for a value of MAX_VALUE_BYTES plus key and framing
-_PR_SET_PDEATHSIG = 1
+# etcd gets SIGKILL when the test process dies. Through setpriv (util-linux, always on Debian), which
+# execs etcd with the same PID: a Python preexec_fn would run Python in the forked child of a process
+# with gRPC threads, which can crash the child before it execs.
+_DIE_WITH_PARENT: list[str] = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
 
 
 def etcd_binary() -> str | None:
@@ -128,6 +130,7 @@ class EtcdCluster:
         assert binary is not None
         initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
         args = [
+            *_DIE_WITH_PARENT,
             binary,
             "--name", member.name,
             "--data-dir", str(member.data_dir),
@@ -158,7 +161,6 @@ class EtcdCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
             )
         finally:
             log.close()
@@ -276,8 +278,3 @@ def _sweep(parent: Path) -> None:
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(path, ignore_errors=True)
 
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGKILL when the parent dies (Linux)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
