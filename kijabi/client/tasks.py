@@ -26,6 +26,19 @@ def _report(task: asyncio.Task[Any]) -> None:
         log.error("task %s failed", task.get_name(), exc_info=exc)
 
 
+def run_main(main_coro: Coroutine[Any, Any, None]) -> int:
+    """`python -m <component module>`: log to stderr and run `main_coro` on uvloop, as `kijabi <component>`
+    does (the default asyncio loop costs a client-heavy component such as the scheduler ~10% more CPU)."""
+    import uvloop
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        uvloop.run(main_coro)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def spawn(coro: Coroutine[Any, Any, T], *, name: str, tg: asyncio.TaskGroup | None = None) -> asyncio.Task[T]:
     task = tg.create_task(coro, name=name) if tg is not None else asyncio.create_task(coro, name=name)
     task.add_done_callback(_report)

@@ -9,14 +9,12 @@ confirmed), --qps / --burst (client rate limit; default 200 / 400), --lease-peri
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from kijabi.client.config import load_default
 from kijabi.client.rest import Client
-from kijabi.client.tasks import freeze_heap_when, spawn
+from kijabi.client.tasks import freeze_heap_when, run_main, spawn
 from kijabi.hollow.nodes import HollowNodes
 from kijabi.hollow.objects import NodeShape
 
@@ -68,12 +66,7 @@ async def run(argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(run(sys.argv[1:] if argv is None else argv))
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return run_main(run(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from kijabi.client.rest import (
     STATEFULSETS,
     Client,
 )
-from kijabi.client.tasks import freeze_heap_when, spawn
+from kijabi.client.tasks import freeze_heap_when, run_main, spawn
 from kijabi.scheduler.config import ConfigError, SchedulerConfig, default_config, load_config, parse_duration
 from kijabi.scheduler.framework import events as ev
 from kijabi.scheduler.framework.interface import Listers
@@ -277,12 +277,7 @@ async def run(args: Sequence[str] | argparse.Namespace | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(run(argv))
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return run_main(run(argv))
 
 
 if __name__ == "__main__":
