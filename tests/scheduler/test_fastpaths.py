@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from kijabi.scheduler.framework.interface import MODE_OVERRIDE, CycleState, NominatingInfo
+from kijabi.scheduler.framework.status import Code
 from kijabi.scheduler.framework.types import NodeInfo, PodInfo
 from kijabi.scheduler.plugins.noderesources import (
     BalancedAllocation,
@@ -235,3 +236,42 @@ def test_read_only_copy_with_nominated_pods_has_the_aggregates_of_a_full_copy() 
     assert _aggregates(copy) == _aggregates(full)
     assert _aggregates(ni) == before
     assert copy.generation not in (ni.generation, 0)
+
+
+def _verdicts(h: Harness, p: dict[str, Any]) -> dict[str, Any]:
+    """Node -> the scheduler's own filter loop's verdict (None: feasible), over every node."""
+    from kijabi.scheduler.framework.status import Diagnosis
+
+    state, _ = h.pre_filter(p)
+    diagnosis = Diagnosis()
+    feasible = h.scheduler.find_nodes_that_pass_filters(h.fwk, state, p, diagnosis, h.scheduler.cache.list())
+    got: dict[str, Any] = {ni.name: None for ni in feasible}
+    got.update({name: _describe(st) for name, st in diagnosis.node_to_status.items()})
+    return got
+
+
+def test_remembered_verdicts_and_scores_follow_node_changes() -> None:
+    """Verdicts and scores remembered per node (NodeInfo.memo) are recomputed once the node's pods or
+    the node itself change: a pod of the same template sees the new state."""
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["z1"]}]}]}}}
+    a = node("a", cpu="1", zone="z1")
+    h = Harness([a, node("b", cpu="4", zone="z1")])
+
+    def template(i: int) -> dict[str, Any]:
+        return pod(f"p{i}", cpu="600m", affinity=affinity)
+
+    assert _verdicts(h, template(0)) == {"a": None, "b": None}
+    fit_a = h.scores(template(0), "NodeResourcesFit")["a"]
+    tenant = pod("tenant", cpu="600m", node_name="a")
+    h.add_pod(tenant)
+    assert _verdicts(h, template(1))["a"] == (Code.UNSCHEDULABLE, ("Insufficient cpu",))
+    assert h.scores(template(1), "NodeResourcesFit")["a"] < fit_a
+    h.scheduler.on_assigned_pod_delete(tenant)
+    assert _verdicts(h, template(2)) == {"a": None, "b": None}
+    assert h.scores(template(2), "NodeResourcesFit")["a"] == fit_a
+    moved = node("a", cpu="1", zone="z2")
+    h.scheduler.on_node_update(a, moved)
+    assert _verdicts(h, template(3))["a"] == (Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                                               ("node(s) didn't match Pod's node affinity/selector",))
+    assert _verdicts(h, template(4))["b"] is None

@@ -430,6 +430,8 @@ class Framework:
                           nodes: Sequence[NodeInfo]) -> tuple[list[int], dict[str, list[int]], Status | None]:
         """(total weighted score per node, weighted score per plugin, error)."""
         totals = [0] * len(nodes)
+        added = False
+        uniform = 0
         per_plugin: dict[str, list[int]] = {}
         names: list[str] | None = None
         skip = state.skip_score_plugins
@@ -461,15 +463,27 @@ class Framework:
                 if st is not None and not st.is_success():
                     return totals, per_plugin, Status(Code.ERROR, f'plugin "{pl.name}" failed with: {st.message()}',
                                                       plugin=pl.name)
-            if values and (max(values) > MAX_NODE_SCORE or min(values) < MIN_NODE_SCORE):
+            if not values:
+                continue
+            high, low = max(values), min(values)
+            if high > MAX_NODE_SCORE or low < MIN_NODE_SCORE:
                 s = next(s for s in values if s > MAX_NODE_SCORE or s < MIN_NODE_SCORE)
                 return totals, per_plugin, Status(
                     Code.ERROR, f'plugin "{pl.name}" returns an invalid score {s}, it should in the range of '
                                 f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing", plugin=pl.name)
+            if high == low:
+                # The same score for every node (TaintToleration and ImageLocality on most clusters)
+                # is added once, at the end, to every total.
+                uniform += high * weight
+                per_plugin[pl.name] = [high * weight] * len(values)
+                continue
             if weight != 1:
                 values = [v * weight for v in values]
-            totals = list(map(operator.add, totals, values))
+            totals = values if not added else list(map(operator.add, totals, values))
+            added = True
             per_plugin[pl.name] = values
+        if uniform:
+            totals = [t + uniform for t in totals]
         return totals, per_plugin, None
 
     # -- reserve and permit ------------------------------------------------------------------------

@@ -382,7 +382,7 @@ class PodInfo:
 DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
 
 # NodeInfo generations are unique across all NodeInfos (and their clones): a (node, generation) pair
-# names one exact set of pods, which lets plugins memoize per-node computations safely.
+# names one exact set of pods. `NodeInfo.memo` holds what plugins worked out for the current generation.
 _generations = itertools.count(1)
 
 
@@ -457,7 +457,7 @@ class NodeInfo:
     node was deleted while pods were still on it. Such entries are never offered to plugins.
     """
 
-    __slots__ = ("allocatable", "generation", "image_states", "labels", "name", "node", "non_zero_requested",
+    __slots__ = ("allocatable", "generation", "image_states", "labels", "memo", "name", "node", "non_zero_requested",
                  "pods", "pods_with_affinity", "pods_with_required_anti_affinity", "pvc_ref_counts",
                  "requested", "taints", "unschedulable", "used_ports")
 
@@ -477,6 +477,7 @@ class NodeInfo:
         self.image_states: dict[str, ImageState] = {}
         self.pvc_ref_counts: dict[str, int] = {}
         self.generation = 0
+        self.memo: dict[Any, Any] | None = None
         if node is not None:
             self.set_node(node)
         for p in pods:
@@ -491,11 +492,24 @@ class NodeInfo:
         self.taints = spec.get("taints") or []
         self.unschedulable = bool(spec.get("unschedulable"))
         self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
-        self.generation = next(_generations)
+        self._bump()
 
     def remove_node(self) -> None:
         self.node = None
+        self._bump()
+
+    def _bump(self) -> None:
+        """A new generation: what plugins remembered of the old one is gone."""
         self.generation = next(_generations)
+        self.memo = None
+
+    def memo_of(self) -> dict[Any, Any]:
+        """Plugins' results for this generation of the node (pods, allocatable), by a key of their
+        own that includes what of the pod they depend on. Shared with clones of the same generation."""
+        memo = self.memo
+        if memo is None:
+            memo = self.memo = {}
+        return memo
 
     def add_pod_info(self, pi: PodInfo) -> None:
         self.pods.append(pi)
@@ -544,7 +558,7 @@ class NodeInfo:
                 counts[key] = n
             else:
                 counts.pop(key, None)
-        self.generation = next(_generations)
+        self._bump()
 
     def _sharing_node(self) -> NodeInfo:
         """A new, half-built NodeInfo sharing this one's node-level fields (the caller sets the rest)."""
@@ -569,6 +583,7 @@ class NodeInfo:
         c.non_zero_requested = self.non_zero_requested.clone()
         c.pvc_ref_counts = dict(self.pvc_ref_counts)
         c.generation = self.generation
+        c.memo = self.memo
         return c
 
     def with_added(self, added: Sequence[PodInfo]) -> NodeInfo:
@@ -600,7 +615,7 @@ class NodeInfo:
                     c.pvc_ref_counts = dict(self.pvc_ref_counts)
                 for key in pi.pvc_keys:
                     c.pvc_ref_counts[key] = c.pvc_ref_counts.get(key, 0) + 1
-        c.generation = next(_generations)
+        c._bump()
         return c
 
     def without(self, removed: Iterable[PodInfo]) -> NodeInfo:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from kijabi.scheduler.framework.events import (
     NODE,
     ActionType,
@@ -84,20 +86,35 @@ class NodeAffinity:
         required = state.get(_PRE_FILTER_KEY)
         if required is None:
             return self.filter
+        # A node's verdict for this affinity holds for its generation (the node's memo), and pods of
+        # one template share it.
+        spec = pod.get("spec") or {}
+        memo_key = f"{NAME}:{id(self)}:" + orjson.dumps(
+            [spec.get("nodeSelector"), _node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")],
+            option=orjson.OPT_SORT_KEYS).decode()
 
         def affinity(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-            return self._verdict(required, node_info)
+            memo = node_info.memo
+            reason = memo.get(memo_key) if memo is not None else None
+            if reason is None:
+                reason = node_info.memo_of()[memo_key] = self._reason(required, node_info)
+            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reason) if reason else None
 
         return affinity
 
     def _verdict(self, required: RequiredNodeAffinity, node_info: NodeInfo) -> Status | None:
+        reason = self._reason(required, node_info)
+        return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reason) if reason else None
+
+    def _reason(self, required: RequiredNodeAffinity, node_info: NodeInfo) -> str:
+        """Why the node does not match ("" when it does)."""
         node = node_info.node
         assert node is not None
         if self.added_node_selector is not None and not self.added_node_selector.matches(node):
-            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_ENFORCED)
+            return ERR_REASON_ENFORCED
         if not required.matches(node):
-            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
-        return None
+            return ERR_REASON_POD
+        return ""
 
     # -- scoring -----------------------------------------------------------------------------------
 

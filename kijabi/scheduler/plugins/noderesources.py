@@ -39,7 +39,6 @@ MOST_ALLOCATED = "MostAllocated"
 REQUESTED_TO_CAPACITY_RATIO = "RequestedToCapacityRatio"
 MAX_CUSTOM_PRIORITY_SCORE = 10
 MAX_UTILIZATION = 100
-MEMO_REQUEST_SHAPES = 16  # distinct (cpu, memory) pod requests whose node scores are remembered
 
 _PRE_FILTER_KEY = "PreFilter" + FIT
 _PRE_SCORE_KEY = "PreScore" + FIT
@@ -231,10 +230,6 @@ class ResourceAllocationScorer:
         self.use_requested = use_requested
         # "least", "most" or "balanced" when the resources are exactly cpu and memory
         self.fast_kind = fast_kind if [n for n, _ in self.resources] == [CPU, MEMORY] else None
-        # (pod cpu, pod memory) -> node name -> (node generation, score): a node's score for a pod of
-        # the same requests stays valid until the node's pods or allocatable change (a new generation),
-        # and from one attempt to the next most nodes do not change.
-        self._memo: dict[tuple[int, int], dict[str, tuple[int, int]]] = {}
 
     def pod_requests(self, pod: Mapping[str, Any]) -> list[int]:
         amounts = pod_request_amounts(pod, non_missing_defaults=not self.use_requested)
@@ -277,19 +272,18 @@ class ResourceAllocationScorer:
         wsum = wc + wm
         pc, pm = pod_requests
         use_requested = self.use_requested
-        memo = self._memo.get((pc, pm))
-        if memo is None:
-            if len(self._memo) >= MEMO_REQUEST_SHAPES:
-                self._memo.clear()
-            memo = self._memo[(pc, pm)] = {}
-        recall = memo.get
+        # A node's score for a pod of these requests holds until the node's pods or allocatable change
+        # (a new generation); from one attempt to the next most nodes do not change.
+        key = f"{id(self)}:{pc}:{pm}"  # a str: its hash is computed once
         out: list[int] = []
         append = out.append
         for ni in nodes:
-            hit = recall(ni.name)
-            if hit is not None and hit[0] == ni.generation:
-                append(hit[1])
-                continue
+            memo = ni.memo
+            if memo is not None:
+                value = memo.get(key)
+                if value is not None:
+                    append(value)
+                    continue
             alloc = ni.allocatable
             ac, am = alloc.milli_cpu, alloc.memory
             if not (ac and am):
@@ -309,7 +303,7 @@ class ResourceAllocationScorer:
                     rc = min(req.milli_cpu + pc, ac)
                     rm = min(req.memory + pm, am)
                     value = (rc * MAX_NODE_SCORE // ac * wc + rm * MAX_NODE_SCORE // am * wm) // wsum
-            memo[ni.name] = (ni.generation, value)
+            ni.memo_of()[key] = value
             append(value)
         return out
 
@@ -400,21 +394,29 @@ class Fit(_ScoresRequests):
         # One Status per combination of reasons, shared by the nodes of this attempt that fail alike
         # (when nothing fits, that is every node of the cluster); statuses are only read afterwards.
         verdicts: dict[tuple[bool, bool, bool, bool], Status] = {}
+        # Which requests fail on a node holds until the node's pods or allocatable change (the node's
+        # memo): most nodes are the same from one attempt to the next.
+        memo_key = f"fit:{cpu}:{mem}:{eph}"
 
         def fit(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-            alloc = node_info.allocatable
-            used = node_info.requested
-            pods = len(node_info.pods) >= alloc.allowed_pod_number
-            short_cpu = 0 < cpu > alloc.milli_cpu - used.milli_cpu
-            short_mem = 0 < mem > alloc.memory - used.memory
-            short_eph = 0 < eph > alloc.ephemeral_storage - used.ephemeral_storage
-            if not (pods or short_cpu or short_mem or short_eph):
+            memo = node_info.memo
+            failed = memo.get(memo_key) if memo is not None else None
+            if failed is None:
+                alloc = node_info.allocatable
+                used = node_info.requested
+                failed = (len(node_info.pods) >= alloc.allowed_pod_number,
+                          0 < cpu > alloc.milli_cpu - used.milli_cpu,
+                          0 < mem > alloc.memory - used.memory,
+                          0 < eph > alloc.ephemeral_storage - used.ephemeral_storage)
+                if not any(failed):
+                    failed = ()
+                node_info.memo_of()[memo_key] = failed
+            if not failed:
                 return None
-            key = (pods, short_cpu, short_mem, short_eph)
-            st = verdicts.get(key)
+            st = verdicts.get(failed)
             if st is None:
-                reasons = [reason for failed, reason in zip(key, _COMMON_REASONS, strict=True) if failed]
-                st = verdicts[key] = Status(Code.UNSCHEDULABLE, *reasons)
+                reasons = [reason for bad, reason in zip(failed, _COMMON_REASONS, strict=True) if bad]
+                st = verdicts[failed] = Status(Code.UNSCHEDULABLE, *reasons)
             return st
 
         return fit
