@@ -347,7 +347,14 @@ class Framework:
             higher = [pi for pi in nominated if pi.priority >= prio and pi.uid != uid]
             if not higher:
                 return self.run_filter_plugins(state, pod, node_info)
-            st = self.run_filter_plugins(state, pod, node_info.with_added(higher))
+            # The read-only copy with these very pods (PodInfo objects) is kept in the node's memo: the
+            # next attempts filter the same copy, and find in its own memo what they worked out.
+            memo = node_info.memo_of()
+            key = "with:" + ",".join([str(id(pi)) for pi in higher])
+            view = memo.get(key)
+            if view is None:
+                view = memo[key] = node_info.with_added(higher)
+            st = self.run_filter_plugins(state, pod, view)
             if st is not None and not st.is_success():
                 return st
             return self.run_filter_plugins(state, pod, node_info)

@@ -296,25 +296,16 @@ class DefaultPreemption:
             return candidates[0]
         now = self.handle.clock.time()
 
-        def earliest_start_of_top(c: Candidate) -> float:
-            top = pod_priority(c.victims[0])
-            return min(pod_start_time(p, now) for p in c.victims if pod_priority(p) == top)
+        def rank(c: Candidate) -> tuple[int, int, int, int, float]:
+            """Fewest PDB violations, then the lowest highest-priority victim, the lowest sum of
+            priorities, the fewest victims, the latest start among the highest-priority victims."""
+            priorities = [pod_priority(p) for p in c.victims]
+            top = priorities[0]
+            earliest = min(pod_start_time(p, now) for p, prio in zip(c.victims, priorities, strict=True) if prio == top)
+            return (-c.num_pdb_violations, -top, -sum(priorities) - len(priorities) * (MAX_INT32 + 1),
+                    -len(priorities), earliest)
 
-        score_funcs = [
-            lambda c: -c.num_pdb_violations,
-            lambda c: -pod_priority(c.victims[0]),
-            lambda c: -sum(pod_priority(p) + MAX_INT32 + 1 for p in c.victims),
-            lambda c: -len(c.victims),
-            earliest_start_of_top,
-        ]
-        remaining = candidates
-        for f in score_funcs:
-            scores = [f(c) for c in remaining]
-            best = max(scores)
-            remaining = [c for c, s in zip(remaining, scores, strict=True) if s == best]
-            if len(remaining) == 1:
-                return remaining[0]
-        return remaining[0]
+        return max(candidates, key=rank)  # the first of the best, as upstream's successive filters
 
     # -- acting ------------------------------------------------------------------------------------
 
