@@ -191,14 +191,21 @@ async def test_preemption_skips_hopeless_nodes_but_picks_the_same(
         plugin = h.fwk.plugins["DefaultPreemption"]
         monkeypatch.setattr(plugin, "prepare_candidate", lambda c, p: chosen.append(c))
         calls = 0
-        select = plugin.select_victims_on_node
+        select, on_sums = plugin.select_victims_on_node, plugin._select_victims_on_sums
 
         def counting(*args: Any) -> Any:
             nonlocal calls
             calls += 1
             return select(*args)
 
+        def counting_on_sums(*args: Any) -> Any:
+            nonlocal calls
+            found = on_sums(*args)
+            calls += found is not None  # None: the plain dry run follows (and counts)
+            return found
+
         monkeypatch.setattr(plugin, "select_victims_on_node", counting)
+        monkeypatch.setattr(plugin, "_select_victims_on_sums", counting_on_sums)
         high = pod("high", cpu="3", priority=50)
         h.pods.put(high)
         result, status = _preempt(h, high)
@@ -232,3 +239,62 @@ async def test_preemption_failure_still_explains_every_node(monkeypatch: pytest.
                        "2 Insufficient cpu.")
     monkeypatch.setattr(DefaultPreemption, "_cannot_fit", lambda *a: False)
     assert run() == message
+
+
+# (node, cpu, priority, labels) of the pods on the nodes; the preemptor asks for 3 cpu at priority 50.
+_SUMS_CASES = {
+    "one-victim-enough": [("n", "2", 0, {}), ("n", "1", 0, {}), ("n", "1", 10, {})],
+    "higher-priority-pods-stay": [("n", "1", 100, {}), ("n", "2", 0, {}), ("n", "1", 0, {})],
+    "pdb-protected-pod-goes-last": [("n", "1", 0, {"app": "db"}), ("n", "1", 0, {}), ("n", "1", 0, {}),
+                                    ("n", "1", 0, {})],
+    "pod-count": [("n", "100m", 0, {})] * 4,
+    "everything-goes": [("n", "2", 0, {}), ("n", "2", 5, {})],
+    "big-one-goes-small-one-stays": [("n", "2", 10, {}), ("n", "1", 0, {})],
+    "cannot-fit-at-all": [("n", "2", 100, {}), ("n", "1", 0, {})],
+}
+
+
+@pytest.mark.parametrize("case", list(_SUMS_CASES))
+@pytest.mark.parametrize("nominated_cpu", [None, "500m"], ids=["no-nominated", "nominated"])
+def test_dry_run_on_sums_matches_the_dry_run_on_a_copy(case: str, nominated_cpu: str | None) -> None:
+    """Victims and PDB violations worked out on sums are those of the dry run on a copy of the node."""
+    pdb = {"metadata": {"name": "pdb", "namespace": "default"}, "spec": {"selector": {"matchLabels": {"app": "db"}}},
+           "status": {"disruptionsAllowed": 0}}
+    existing = [pod(f"e{i}", cpu=cpu, node_name=n, priority=prio, labels=labels)
+                for i, (n, cpu, prio, labels) in enumerate(_SUMS_CASES[case])]
+    h = Harness([node("n", cpu="4", pods=4)], existing, objects={"pod_disruption_budgets": [pdb]})
+    if nominated_cpu is not None:
+        waiting = pod("nom", cpu=nominated_cpu, priority=60)
+        h.pods.put(waiting)
+        h.scheduler.queue.add_nominated_pod(PodInfo(waiting), NominatingInfo("n", MODE_OVERRIDE))
+    high = pod("high", cpu="3", priority=50)
+    state, _ = h.pre_filter(high)
+    plugin = h.fwk.plugins["DefaultPreemption"]
+    request = plugin._dry_run_on_sums(state)
+    assert request is not None
+    ni = h.scheduler.cache.get("n")
+    assert ni is not None
+    lower = [pi for pi in ni.pods if pi.priority < 50]
+    pdbs = [pdb]
+    on_sums = plugin._select_victims_on_sums(state, high, ni, lower, pdbs, request)
+    victims, violations, status = plugin.select_victims_on_node(state, high, ni.without(lower), pdbs, lower)
+    if on_sums is None:  # the pod cannot fit at all: the plain dry run says why
+        assert not status.is_success()
+        return
+    assert status.is_success() and on_sums[2] is not None and on_sums[2].is_success()
+    assert ([v["metadata"]["name"] for v in on_sums[0]], on_sums[1]) == \
+        ([v["metadata"]["name"] for v in victims], violations)
+
+
+def test_dry_run_on_sums_only_when_no_other_filter_looks_at_pods() -> None:
+    """Host ports (NodePorts looks at the node's pods) or extended resources: the dry run uses a copy."""
+    h = Harness([node("n", cpu="4")])
+    plugin = h.fwk.plugins["DefaultPreemption"]
+    plain, _ = h.pre_filter(pod("p", cpu="1"))
+    assert plugin._dry_run_on_sums(plain) is not None
+    ports, _ = h.pre_filter(pod("p", containers=[{"name": "c", "image": "x", "ports": [
+        {"containerPort": 80, "hostPort": 80}], "resources": {"requests": {"cpu": "1"}}}]))
+    assert plugin._dry_run_on_sums(ports) is None
+    extended, _ = h.pre_filter(pod("p", containers=[{"name": "c", "image": "x", "resources": {
+        "requests": {"example.com/gpu": "1"}, "limits": {"example.com/gpu": "1"}}}]))
+    assert plugin._dry_run_on_sums(extended) is None

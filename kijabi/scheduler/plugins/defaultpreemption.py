@@ -26,13 +26,23 @@ from kijabi.scheduler.framework.interface import (
 )
 from kijabi.scheduler.framework.selectors import SelectorError, compile_label_selector
 from kijabi.scheduler.framework.status import Code, Diagnosis, FitError, NodeToStatus, Status
-from kijabi.scheduler.framework.types import NodeInfo, Pod, PodInfo, pod_priority, pod_start_time, pod_uid
+from kijabi.scheduler.framework.types import (
+    NodeInfo,
+    Pod,
+    PodInfo,
+    Resource,
+    pod_priority,
+    pod_start_time,
+    pod_uid,
+)
 from kijabi.scheduler.plugins.noderesources import prefilter_request, resources_cannot_fit
 
 log = logging.getLogger(__name__)
 
 NAME = "DefaultPreemption"
 FIT = "NodeResourcesFit"
+# Filters whose verdict depends on the node alone, not on the pods on it.
+NODE_ONLY_FILTERS = frozenset({"NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity"})
 MAX_INT32 = 2**31 - 1
 MSG_NOT_HELPFUL = "Preemption is not helpful for scheduling"
 MSG_NO_VICTIMS = "No preemption victims found for incoming pod"
@@ -178,6 +188,7 @@ class DefaultPreemption:
         # Without AddPod/RemovePod extensions in this cycle, the dry run's state needs no copy and the
         # lower-priority pods can leave the node copy in one pass.
         plain = not self.handle.has_active_pre_filter_extensions(state)
+        on_sums = self._dry_run_on_sums(state)
         hopeless: list[NodeInfo] = []
         for i in range(len(potential)):
             node_info = potential[(offset + i) % len(potential)]
@@ -185,9 +196,13 @@ class DefaultPreemption:
             if fit is not None and lower and self._cannot_fit(state, pod, node_info, lower, prio, fit):
                 hopeless.append(node_info)
                 continue
-            reduced = node_info.without(lower) if lower and (plain or fit is not None) else None
-            if plain and reduced is not None:
-                victims, num_violations, status = self.select_victims_on_node(state, pod, reduced, pdbs, lower)
+            found = self._select_victims_on_sums(state, pod, node_info, lower, pdbs, on_sums) \
+                if on_sums is not None and lower else None
+            if found is not None:
+                victims, num_violations, status = found
+            elif plain and lower:
+                victims, num_violations, status = self.select_victims_on_node(state, pod, node_info.without(lower),
+                                                                              pdbs, lower)
             else:
                 victims, num_violations, status = self.select_victims_on_node(state.clone(), pod, node_info.clone(),
                                                                               pdbs)
@@ -228,6 +243,54 @@ class DefaultPreemption:
             probe.add_pod_info(pi)
         st: Status | None = fit(state, pod, probe)
         return st is not None and not st.is_success()
+
+    def _dry_run_on_sums(self, state: CycleState) -> Resource | None:
+        """The pod's requests when a dry run can be done on sums: no PreFilter extension active, no
+        extended resources requested, and only NodeResourcesFit among this attempt's filters looks at
+        the node's pods (the others' verdicts do not change as pods leave or come back)."""
+        request = prefilter_request(state)
+        if request is None or request.scalar or state.filters is None \
+                or self.handle.has_active_pre_filter_extensions(state):
+            return None
+        if not all(name == FIT or name in NODE_ONLY_FILTERS for _, name in state.filters):
+            return None
+        return request
+
+    def _select_victims_on_sums(self, state: CycleState, pod: Pod, ni: NodeInfo, lower: list[PodInfo],
+                                pdbs: Sequence[Mapping[str, Any]], request: Resource
+                                ) -> tuple[list[Pod], int, Status | None] | None:
+        """`select_victims_on_node` without copies of the node, for the attempts `_dry_run_on_sums` allows:
+        the node-only filters run once on the node, NodeResourcesFit is worked out on sums as the lower
+        priority pods leave and come back (with the node's nominated pods of at least the pod's
+        priority, as the two-pass filter has them). None when some filter rejects the node even with
+        every lower-priority pod gone: the plain dry run then gives the exact status."""
+        h = self.handle
+        prio = pod_priority(pod)
+        uid = pod_uid(pod)
+        nominated = [pi for pi in h.nominated_pods_for_node(ni.name) if pi.priority >= prio and pi.uid != uid]
+        if resources_cannot_fit(request, ni, lower, nominated):
+            return None
+        for flt, name in state.filters or ():
+            if name != FIT:
+                st = flt(state, pod, ni)
+                if st is not None and not st.is_success():
+                    return None
+        now = h.clock.time()
+        potential = sorted(lower, key=lambda pi: (-pi.priority, pod_start_time(pi.pod, now)))
+        violating, non_violating = pods_with_pdb_violation(potential, pdbs)
+        away = list(potential)  # the pods not (yet) back on the node
+        victims: list[Pod] = []
+        num_violations = 0
+        for group, violates in ((violating, True), (non_violating, False)):
+            for pi in group:
+                away.remove(pi)
+                if resources_cannot_fit(request, ni, away, nominated):
+                    away.append(pi)
+                    victims.append(pi.pod)
+                    num_violations += violates
+        if violating and non_violating:
+            victims = _sort_important(victims, lambda p: p, now)
+        return victims, num_violations, Status(Code.SUCCESS)
 
     def select_victims_on_node(self, state: CycleState, pod: Pod, ni: NodeInfo, pdbs: Sequence[Mapping[str, Any]],
                                removed: list[PodInfo] | None = None) -> tuple[list[Pod], int, Status | None]:
