@@ -38,6 +38,7 @@ from kijabi.scheduler.framework.events import (
 from kijabi.scheduler.framework.interface import (
     CLEAR_NOMINATED_NODE,
     MODE_OVERRIDE,
+    UNKNOWN,
     CycleState,
     Listers,
     NominatingInfo,
@@ -447,6 +448,8 @@ class Scheduler:
         with_nominated = fwk.run_filter_plugins_with_nominated_pods
         success, unresolvable = Code.SUCCESS, Code.UNSCHEDULABLE_AND_UNRESOLVABLE
         rejecting = diagnosis.unschedulable_plugins
+        # A node's joint verdict is remembered under the filters' key (see interface.keyed).
+        key = state.filters_key
         st: Status | None
         for ni in order:
             if nominated and ni.name in nominated:
@@ -454,13 +457,18 @@ class Scheduler:
                 if st is None or st.code == success:
                     st = None
             else:
-                for flt, name in filters:
-                    st = flt(state, pod, ni)
-                    if st is not None and st.code != success:
-                        st = fwk.filter_status(st, name)
-                        break
-                else:
-                    st = None
+                memo = ni.memo
+                st = memo.get(key, UNKNOWN) if key is not None and memo is not None else UNKNOWN
+                if st is UNKNOWN:
+                    for flt, name in filters:
+                        st = flt(state, pod, ni)
+                        if st is not None and st.code != success:
+                            st = fwk.filter_status(st, name)
+                            break
+                    else:
+                        st = None
+                    if key is not None and (st is None or st.code != Code.ERROR):
+                        ni.memo_of()[key] = st
             if st is None:
                 feasible.append(ni)
                 if len(feasible) >= to_find:

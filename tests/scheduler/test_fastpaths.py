@@ -275,3 +275,35 @@ def test_remembered_verdicts_and_scores_follow_node_changes() -> None:
     assert _verdicts(h, template(3))["a"] == (Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
                                                ("node(s) didn't match Pod's node affinity/selector",))
     assert _verdicts(h, template(4))["b"] is None
+
+
+def test_filters_key_names_what_the_verdicts_depend_on() -> None:
+    """An attempt's filters have a key when all are keyed: pods of one template share it, other
+    tolerations or requests do not; a filter without a key (NodePorts) leaves the attempt without one."""
+    h = Harness(NODES, EXISTING)
+
+    def key(p: dict[str, Any]) -> str | None:
+        state, _ = h.pre_filter(p)
+        return state.filters_key
+
+    assert key(pod("a", cpu="1")) == key(pod("b", cpu="1")) is not None
+    assert key(pod("a", cpu="1")) != key(pod("a", cpu="2"))
+    assert key(pod("a", cpu="1")) != key(pod("a", cpu="1", tolerations=[{"key": "dedicated", "operator": "Exists"}]))
+    assert key(pod("a", containers=[{"name": "c", "image": "x", "ports": [{"containerPort": 80, "hostPort": 80}]}])) \
+        is None
+
+
+def test_remembered_joint_verdicts_follow_taints_and_cordons() -> None:
+    """A node tainted or cordoned after a verdict was remembered rejects the next pod of the template."""
+    a = node("a")
+    h = Harness([a, node("b")])
+    assert _verdicts(h, pod("p0", cpu="1")) == {"a": None, "b": None}
+    tainted = node("a", taints=[NO_SCHEDULE])
+    h.scheduler.on_node_update(a, tainted)
+    assert _verdicts(h, pod("p1", cpu="1"))["a"] == (
+        Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ("node(s) had untolerated taint {dedicated: gpu}",))
+    cordoned = node("a", unschedulable=True)
+    h.scheduler.on_node_update(tainted, cordoned)
+    assert _verdicts(h, pod("p2", cpu="1"))["a"] == (
+        Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ("node(s) were unschedulable",))
+    assert _verdicts(h, pod("p3", cpu="1"))["b"] is None

@@ -275,8 +275,9 @@ def test_dry_run_on_sums_matches_the_dry_run_on_a_copy(case: str, nominated_cpu:
     ni = h.scheduler.cache.get("n")
     assert ni is not None
     lower = [pi for pi in ni.pods if pi.priority < 50]
+    nominated = [pi for pi in h.fwk.nominated_pods_for_node("n") if pi.priority >= 50]
     pdbs = [pdb]
-    on_sums = plugin._select_victims_on_sums(state, high, ni, lower, pdbs, request)
+    on_sums = plugin._select_victims_on_sums(state, high, ni, lower, nominated, pdbs, request)
     victims, violations, status = plugin.select_victims_on_node(state, high, ni.without(lower), pdbs, lower)
     if on_sums is None:  # the pod cannot fit at all: the plain dry run says why
         assert not status.is_success()

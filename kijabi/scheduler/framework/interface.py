@@ -47,8 +47,8 @@ class CycleState:
     Values that preemption must be able to change on a copy implement `clone()`; others are shared.
     """
 
-    __slots__ = ("_data", "filters", "pods_to_activate", "record_plugin_metrics", "skip_filter_plugins",
-                 "skip_score_plugins")
+    __slots__ = ("_data", "filters", "filters_key", "pods_to_activate", "record_plugin_metrics",
+                 "skip_filter_plugins", "skip_score_plugins")
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
@@ -59,6 +59,9 @@ class CycleState:
         # The filters this attempt runs, (function, plugin name): set after PreFilter, without the
         # skipped plugins, prepared for the pod where the plugin offers it (see PreparedFilter).
         self.filters: list[tuple[Any, str]] | None = None
+        # When every one of those filters is `keyed`: what fixes their verdicts on a node of a given
+        # generation (NodeInfo.memo remembers them under this key); None otherwise.
+        self.filters_key: str | None = None
 
     def read(self, key: str) -> Any:
         try:
@@ -85,6 +88,7 @@ class CycleState:
         c.record_plugin_metrics = self.record_plugin_metrics
         c.pods_to_activate = self.pods_to_activate
         c.filters = self.filters
+        c.filters_key = self.filters_key
         return c
 
 
@@ -208,6 +212,29 @@ class PreparedFilter(Protocol):
     may implement it: preemption's dry runs call the filters with changed copies of the state."""
 
     def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None: ...
+
+
+UNKNOWN: Any = object()  # a verdict not in a node's memo (None there means "passes")
+
+
+def keyed(flt: NodeFilter, key: str) -> NodeFilter:
+    """Mark a prepared filter (a plain function) whose verdict on a node depends only on `key` (what
+    of the pod it looks at, as a string) and on the node and its pods: when all of an attempt's filters
+    are keyed, the scheduler remembers their joint verdict per node generation and reuses it for pods
+    with the same keys (the pods of one template)."""
+    flt.memo_key = key  # type: ignore[attr-defined]
+    return flt
+
+
+def filters_key(filters: list[tuple[Any, str]]) -> str | None:
+    """The key of an attempt's filters when every one is `keyed`, else None."""
+    keys = []
+    for flt, name in filters:
+        key = getattr(flt, "memo_key", None)
+        if key is None:
+            return None
+        keys.append(f"{name}={key}")
+    return "filters:" + ";".join(keys)
 
 
 @runtime_checkable

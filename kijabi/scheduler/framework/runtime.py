@@ -19,11 +19,12 @@ import operator
 import random
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from kijabi.scheduler.framework.events import ClusterEventWithHint
 from kijabi.scheduler.framework.interface import (
     EXTENSION_POINTS,
+    UNKNOWN,
     BindPlugin,
     CycleState,
     EnqueueExtensions,
@@ -45,6 +46,7 @@ from kijabi.scheduler.framework.interface import (
     Recorder,
     ReservePlugin,
     ScorePlugin,
+    filters_key,
     implements,
 )
 from kijabi.scheduler.framework.status import Code, NodeToStatus, Status
@@ -293,6 +295,7 @@ class Framework:
                 return result, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, msg), set(with_nodes)
         state.skip_filter_plugins = skipped
         state.filters = self._prepare_filters(state, pod, skipped)
+        state.filters_key = filters_key(state.filters)
         return result, returned, set(with_nodes)
 
     def _prepare_filters(self, state: CycleState, pod: Pod, skipped: set[str]) -> list[tuple[Any, str]]:
@@ -318,11 +321,20 @@ class Framework:
         return [f for f in self._all_filters if f[1] not in state.skip_filter_plugins]
 
     def run_filter_plugins(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+        key = state.filters_key
+        if key is not None and node_info.memo is not None:
+            known = node_info.memo.get(key, UNKNOWN)
+            if known is not UNKNOWN:
+                return cast(Status | None, known)
+        verdict = None
         for flt, name in self.filters_of(state):
             st: Status | None = flt(state, pod, node_info)
             if st is not None and st.code != Code.SUCCESS:
-                return self.filter_status(st, name)
-        return None
+                verdict = self.filter_status(st, name)
+                break
+        if key is not None and (verdict is None or verdict.code in _REJECTED):
+            node_info.memo_of()[key] = verdict
+        return verdict
 
     @staticmethod
     def filter_status(st: Status, plugin: str) -> Status:

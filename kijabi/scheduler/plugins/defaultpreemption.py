@@ -189,14 +189,19 @@ class DefaultPreemption:
         # lower-priority pods can leave the node copy in one pass.
         plain = not self.handle.has_active_pre_filter_extensions(state)
         on_sums = self._dry_run_on_sums(state)
+        uid = pod_uid(pod)
+        nominated_to = self.handle.nominated_pods_for_node
         hopeless: list[NodeInfo] = []
         for i in range(len(potential)):
             node_info = potential[(offset + i) % len(potential)]
             lower = [pi for pi in node_info.pods if pi.priority < prio]
-            if fit is not None and lower and self._cannot_fit(state, pod, node_info, lower, prio, fit):
+            # The pods nominated to the node with at least the pod's priority (upstream addGENominatedPods).
+            nominated = [pi for pi in nominated_to(node_info.name) if pi.priority >= prio and pi.uid != uid] \
+                if lower else []
+            if fit is not None and lower and self._cannot_fit(state, pod, node_info, lower, nominated, fit):
                 hopeless.append(node_info)
                 continue
-            found = self._select_victims_on_sums(state, pod, node_info, lower, pdbs, on_sums) \
+            found = self._select_victims_on_sums(state, pod, node_info, lower, nominated, pdbs, on_sums) \
                 if on_sums is not None and lower else None
             if found is not None:
                 victims, num_violations, status = found
@@ -224,17 +229,14 @@ class DefaultPreemption:
                 node_statuses.set(node_info.name, status)
         return non_violating + violating, node_statuses
 
-    def _cannot_fit(self, state: CycleState, pod: Pod, node_info: NodeInfo, lower: list[PodInfo], prio: int,
-                    fit: Any) -> bool:
+    def _cannot_fit(self, state: CycleState, pod: Pod, node_info: NodeInfo, lower: list[PodInfo],
+                    nominated: list[PodInfo], fit: Any) -> bool:
         """True when NodeResourcesFit rejects the pod on the node as its dry run first filters it: the
-        node without its `lower`-priority pods, plus the pods nominated to it with at least the pod's
-        priority (upstream addGENominatedPods). That dry run is then bound to fail (the filters fail
-        with the nominated pods, or without them as these only add), so it is skipped; the node's
-        status is worked out only if no node at all can be a candidate. Without extended resources in
-        the request, Fit's checks are done on sums, without a copy of the node."""
-        uid = pod_uid(pod)
-        nominated = [pi for pi in self.handle.nominated_pods_for_node(node_info.name)
-                     if pi.priority >= prio and pi.uid != uid]
+        node without its `lower`-priority pods, plus the `nominated` ones with at least the pod's
+        priority. That dry run is then bound to fail (the filters fail with the nominated pods, or
+        without them as these only add), so it is skipped; the node's status is worked out only if no
+        node at all can be a candidate. Without extended resources in the request, Fit's checks are
+        done on sums, without a copy of the node."""
         request = prefilter_request(state)
         if request is not None and not request.scalar:
             return resources_cannot_fit(request, node_info, lower, nominated)
@@ -257,17 +259,14 @@ class DefaultPreemption:
         return request
 
     def _select_victims_on_sums(self, state: CycleState, pod: Pod, ni: NodeInfo, lower: list[PodInfo],
-                                pdbs: Sequence[Mapping[str, Any]], request: Resource
+                                nominated: list[PodInfo], pdbs: Sequence[Mapping[str, Any]], request: Resource
                                 ) -> tuple[list[Pod], int, Status | None] | None:
         """`select_victims_on_node` without copies of the node, for the attempts `_dry_run_on_sums` allows:
         the node-only filters run once on the node, NodeResourcesFit is worked out on sums as the lower
         priority pods leave and come back (with the node's nominated pods of at least the pod's
-        priority, as the two-pass filter has them). None when some filter rejects the node even with
+        priority, `nominated`, as the two-pass filter has them). None when some filter rejects the node even with
         every lower-priority pod gone: the plain dry run then gives the exact status."""
         h = self.handle
-        prio = pod_priority(pod)
-        uid = pod_uid(pod)
-        nominated = [pi for pi in h.nominated_pods_for_node(ni.name) if pi.priority >= prio and pi.uid != uid]
         if resources_cannot_fit(request, ni, lower, nominated):
             return None
         for flt, name in state.filters or ():

@@ -15,7 +15,14 @@ from kijabi.scheduler.framework.events import (
     ClusterEventWithHint,
     QueueingHint,
 )
-from kijabi.scheduler.framework.interface import CycleState, Handle, NodeFilter, NodeScores, PreFilterResult
+from kijabi.scheduler.framework.interface import (
+    CycleState,
+    Handle,
+    NodeFilter,
+    NodeScores,
+    PreFilterResult,
+    keyed,
+)
 from kijabi.scheduler.framework.selectors import NodeSelector, PreferredSchedulingTerms, RequiredNodeAffinity
 from kijabi.scheduler.framework.status import Code, Status
 from kijabi.scheduler.framework.types import NodeInfo, Pod
@@ -100,7 +107,7 @@ class NodeAffinity:
                 reason = node_info.memo_of()[memo_key] = self._reason(required, node_info)
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reason) if reason else None
 
-        return affinity
+        return keyed(affinity, memo_key)
 
     def _verdict(self, required: RequiredNodeAffinity, node_info: NodeInfo) -> Status | None:
         reason = self._reason(required, node_info)

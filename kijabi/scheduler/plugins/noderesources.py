@@ -15,7 +15,7 @@ from kijabi.scheduler.framework.events import (
     ClusterEventWithHint,
     QueueingHint,
 )
-from kijabi.scheduler.framework.interface import CycleState, Handle, NodeFilter, PreFilterResult
+from kijabi.scheduler.framework.interface import CycleState, Handle, NodeFilter, PreFilterResult, keyed
 from kijabi.scheduler.framework.status import Code, Status
 from kijabi.scheduler.framework.types import (
     CPU,
@@ -419,7 +419,7 @@ class Fit(_ScoresRequests):
                 st = verdicts[failed] = Status(Code.UNSCHEDULABLE, *reasons)
             return st
 
-        return fit
+        return keyed(fit, memo_key)
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         def pod_hint(pod: Pod, old: Any, new: Any) -> QueueingHint:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from kijabi.scheduler.framework.events import (
     NODE,
     POD,
@@ -15,7 +17,14 @@ from kijabi.scheduler.framework.events import (
     ClusterEventWithHint,
     QueueingHint,
 )
-from kijabi.scheduler.framework.interface import CycleState, Handle, NodeFilter, NodeScores, PreFilterResult
+from kijabi.scheduler.framework.interface import (
+    CycleState,
+    Handle,
+    NodeFilter,
+    NodeScores,
+    PreFilterResult,
+    keyed,
+)
 from kijabi.scheduler.framework.selectors import find_untolerated_taint, tolerations_tolerate
 from kijabi.scheduler.framework.status import Code, Status
 from kijabi.scheduler.framework.types import (
@@ -106,7 +115,7 @@ class NodeUnschedulable:
                 return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_UNSCHEDULABLE)
             return None
 
-        return unschedulable
+        return keyed(unschedulable, "")  # only made for pods that do not tolerate the taint
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         def node_hint(pod: Pod, old: Any, new: Any) -> QueueingHint:
@@ -144,7 +153,14 @@ class NodeName:
         return None
 
     def prepare_filter(self, state: CycleState, pod: Pod) -> NodeFilter | None:
-        return self.filter if _spec(pod).get("nodeName") else None
+        wanted = _spec(pod).get("nodeName")
+        if not wanted:
+            return None
+
+        def node_name(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+            return self.filter(state, pod, node_info)
+
+        return keyed(node_name, str(wanted))
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         def hint(pod: Pod, old: Any, new: Any) -> QueueingHint:
@@ -254,7 +270,7 @@ class TaintToleration:
         def untolerated(state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
             return _untolerated(node_info, tolerations)
 
-        return untolerated
+        return keyed(untolerated, orjson.dumps(tolerations, option=orjson.OPT_SORT_KEYS).decode())
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: Sequence[NodeInfo]) -> Status | None:
         if not nodes:
