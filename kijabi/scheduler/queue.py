@@ -76,7 +76,8 @@ def _uid(q: QueuedPodInfo) -> str:
 
 
 class Nominator:
-    """Pods nominated to nodes by preemption (upstream nominator)."""
+    """Pods nominated to nodes by preemption (upstream nominator). `by_node` maps a node to a list that
+    is replaced, never changed, when the node's nominations change (readers may remember it)."""
 
     def __init__(self, pod_lister: ObjectLister | None = None) -> None:
         self.pod_lister = pod_lister
@@ -96,9 +97,9 @@ class Nominator:
             if current is None or (current.get("spec") or {}).get("nodeName"):
                 return
         self.node_of[pi.uid] = node
-        pods = self.by_node.setdefault(node, [])
+        pods = self.by_node.get(node, [])
         if all(p.uid != pi.uid for p in pods):
-            pods.append(pi)
+            self.by_node[node] = [*pods, pi]  # a new list: a node's list is never changed in place
 
     def delete(self, pod: Mapping[str, Any]) -> None:
         uid = pod_uid(pod)

@@ -56,7 +56,15 @@ from kijabi.scheduler.framework.status import (
     SchedulingError,
     Status,
 )
-from kijabi.scheduler.framework.types import NodeInfo, Pod, PodInfo, QueuedPodInfo, pod_key, pod_uid
+from kijabi.scheduler.framework.types import (
+    NodeInfo,
+    Pod,
+    PodInfo,
+    QueuedPodInfo,
+    pod_key,
+    pod_priority,
+    pod_uid,
+)
 from kijabi.scheduler.metrics import Metrics
 from kijabi.scheduler.queue import QueueClosed, SchedulingQueue
 
@@ -448,14 +456,27 @@ class Scheduler:
         with_nominated = fwk.run_filter_plugins_with_nominated_pods
         success, unresolvable = Code.SUCCESS, Code.UNSCHEDULABLE_AND_UNRESOLVABLE
         rejecting = diagnosis.unschedulable_plugins
-        # A node's joint verdict is remembered under the filters' key (see interface.keyed).
+        # A node's joint verdict is remembered under the filters' key (see interface.keyed). With pods
+        # nominated to the node, the two-pass verdict is remembered with the node's nominated list
+        # (replaced, never changed, when nominations change) for pods of this priority, except on
+        # the node this pod is itself nominated to.
         key = state.filters_key
+        nominated_key = f"nominated:{pod_priority(pod)}:{key}" if key is not None else None
+        own_node = self.queue.nominator.node_of.get(pod_uid(pod))
         st: Status | None
         for ni in order:
             if nominated and ni.name in nominated:
-                st = with_nominated(state, pod, ni)
-                if st is None or st.code == success:
-                    st = None
+                listed = nominated[ni.name]
+                memo = ni.memo
+                known = memo.get(nominated_key) if nominated_key is not None and memo is not None else None
+                if known is not None and known[0] is listed and ni.name != own_node:
+                    st = known[1]
+                else:
+                    st = with_nominated(state, pod, ni)
+                    if st is None or st.code == success:
+                        st = None
+                    if nominated_key is not None and ni.name != own_node and (st is None or st.code != Code.ERROR):
+                        ni.memo_of()[nominated_key] = (listed, st)
             else:
                 memo = ni.memo
                 st = memo.get(key, UNKNOWN) if key is not None and memo is not None else UNKNOWN

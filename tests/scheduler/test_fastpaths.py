@@ -307,3 +307,32 @@ def test_remembered_joint_verdicts_follow_taints_and_cordons() -> None:
     assert _verdicts(h, pod("p2", cpu="1"))["a"] == (
         Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ("node(s) were unschedulable",))
     assert _verdicts(h, pod("p3", cpu="1"))["b"] is None
+
+
+def test_remembered_verdicts_with_nominated_pods_follow_nominations() -> None:
+    """On a node with nominated pods, the two-pass verdict remembered for pods of a template changes
+    when a nomination comes or goes, and a pod nominated to the node does not count itself there."""
+    h = Harness([node("a", cpu="4"), node("b", cpu="1")], [pod("tenant", cpu="2", node_name="a")])
+    queue = h.scheduler.queue
+
+    def nominate(p: dict[str, Any]) -> None:
+        h.pods.put(p)
+        queue.add_nominated_pod(PodInfo(p), NominatingInfo("a", MODE_OVERRIDE))
+
+    def template(i: int) -> dict[str, Any]:
+        return pod(f"p{i}", cpu="1", priority=50)
+
+    big = pod("big", cpu="2", priority=60)
+    nominate(big)
+    assert _verdicts(h, template(0))["a"] == (Code.UNSCHEDULABLE, ("Insufficient cpu",))
+    assert _verdicts(h, template(1))["a"] == (Code.UNSCHEDULABLE, ("Insufficient cpu",))
+    queue.nominator.delete(big)
+    assert _verdicts(h, template(2))["a"] is None
+    nominate(pod("small", cpu="1", priority=60))
+    assert _verdicts(h, template(3))["a"] is None
+    itself = template(4)
+    nominate(itself)
+    # Another pod of the template counts both nominated pods: 2 + 1 + 1 + its own 1 > 4 ...
+    assert _verdicts(h, template(5))["a"] == (Code.UNSCHEDULABLE, ("Insufficient cpu",))
+    # ... the nominated pod does not count itself: 2 + 1 + 1 = 4 fits.
+    assert _verdicts(h, itself)["a"] is None
