@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kijabi.scheduler.framework.events import (
@@ -122,8 +122,9 @@ class Nominator:
         self.delete(old)
         self.add(new, info)
 
-    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
-        return list(self.by_node.get(node_name, ()))
+    def nominated_pods_for_node(self, node_name: str) -> Sequence[PodInfo]:
+        """The node's nominated pods: the very list `by_node` holds (read only; () when none)."""
+        return self.by_node.get(node_name, ())
 
 
 class SchedulingQueue:
@@ -551,7 +552,7 @@ class SchedulingQueue:
         DeleteNominatedPodIfExists), or the node would count it twice."""
         self.nominator.delete(pod)
 
-    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+    def nominated_pods_for_node(self, node_name: str) -> Sequence[PodInfo]:
         return self.nominator.nominated_pods_for_node(node_name)
 
 

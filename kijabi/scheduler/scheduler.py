@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import logging
 import random
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from kijabi.client.clock import Clock, RealClock
@@ -165,9 +165,9 @@ class Scheduler:
 
     # -- shared services ---------------------------------------------------------------------------
 
-    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+    def nominated_pods_for_node(self, node_name: str) -> Sequence[PodInfo]:
         if self._queue is None:
-            return []
+            return ()
         return self._queue.nominated_pods_for_node(node_name)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:

@@ -299,3 +299,35 @@ def test_dry_run_on_sums_only_when_no_other_filter_looks_at_pods() -> None:
     extended, _ = h.pre_filter(pod("p", containers=[{"name": "c", "image": "x", "resources": {
         "requests": {"example.com/gpu": "1"}, "limits": {"example.com/gpu": "1"}}}]))
     assert plugin._dry_run_on_sums(extended) is None
+
+
+def _candidates(h: Harness, p: dict[str, Any]) -> dict[str, list[str]]:
+    state = CycleState()
+    with pytest.raises(FitError) as info:
+        h.scheduler.schedule_pod(h.fwk, state, p)
+    plugin = h.fwk.plugins["DefaultPreemption"]
+    found, _ = plugin.find_candidates(state, p, h.scheduler.cache.list(), info.value.diagnosis.node_to_status)
+    return {c.name: sorted(v["metadata"]["name"] for v in c.victims) for c in found}
+
+
+def test_remembered_dry_runs_follow_node_changes() -> None:
+    """Dry runs remembered per node give the next pod of the template the same candidates, and a
+    node whose pods changed is worked out again (compared with a scheduler that remembers nothing)."""
+    layout = [("n1", "2"), ("n1", "2"), ("n2", "3"), ("n2", "1"), ("n3", "1"), ("n3", "1"), ("n3", "1"), ("n3", "1")]
+    low = [pod(f"low{i}", cpu=cpu, node_name=n, priority=0) for i, (n, cpu) in enumerate(layout)]
+
+    def harness(pods: list[dict[str, Any]]) -> Harness:
+        return Harness([node(n, cpu="4") for n in ("n1", "n2", "n3")], pods)
+
+    h = harness(low)
+    first = _candidates(h, pod("p0", cpu="3", priority=50))
+    assert {n: len(v) for n, v in first.items()} == {"n1": 2, "n2": 1, "n3": 3}
+    n1 = h.scheduler.cache.get("n1")
+    assert n1 is not None and any(str(k).startswith("preemption:") for k in n1.memo or {})
+    assert _candidates(h, pod("p1", cpu="3", priority=50)) == first
+    h.scheduler.on_assigned_pod_delete(low[4])
+    after = _candidates(h, pod("p2", cpu="3", priority=50))
+    fresh = _candidates(harness(low[:4] + low[5:]), pod("p2", cpu="3", priority=50))
+    # Equal pods may be chosen in another order; how many go from each node is what must agree.
+    assert {n: len(v) for n, v in after.items()} == {n: len(v) for n, v in fresh.items()} == {"n1": 2, "n2": 1, "n3": 2}
+    assert "low4" not in after["n3"]

@@ -189,11 +189,11 @@ def test_nominator() -> None:
     queue.nominator.update(p, PodInfo({**p, "metadata": {**p["metadata"], "resourceVersion": "2"}}))
     assert [pi.name for pi in queue.nominated_pods_for_node("n1")] == ["p"]
     h.scheduler.on_unscheduled_pod_delete(p)
-    assert queue.nominated_pods_for_node("n1") == []
+    assert not queue.nominated_pods_for_node("n1")
     bound = pod("b", node_name="n2")
     h.pods.put(bound)
     queue.add_nominated_pod(PodInfo(bound), NominatingInfo("n1", MODE_OVERRIDE))
-    assert queue.nominated_pods_for_node("n1") == []  # already scheduled: not nominated
+    assert not queue.nominated_pods_for_node("n1")  # already scheduled: not nominated
 
 
 async def test_pop_waits_for_a_pod_and_backoff_timer_fires() -> None:

@@ -134,5 +134,5 @@ async def test_assumed_pod_gives_up_its_nomination() -> None:
     assert [pi.name for pi in h.scheduler.nominated_pods_for_node("n1")] == ["p"]
     await _attempt(h)
     assert h.scheduler.cache.is_assumed_pod(p)
-    assert h.scheduler.nominated_pods_for_node("n1") == []
+    assert not h.scheduler.nominated_pods_for_node("n1")
     assert h.filter(pod("other", cpu="400m", priority=100), "n1") is None  # 2 - 1.5 = 0.5 cpu left

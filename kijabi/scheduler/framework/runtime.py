@@ -67,7 +67,7 @@ class FrameworkError(ValueError):
 
 
 class Nominator(Protocol):
-    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]: ...
+    def nominated_pods_for_node(self, node_name: str) -> Sequence[PodInfo]: ...
 
 
 @dataclass
@@ -218,7 +218,8 @@ class Framework:
     def snapshot(self) -> NodeInfoLister:
         return self.services.snapshot
 
-    def nominated_pods_for_node(self, node_name: str) -> list[PodInfo]:
+    def nominated_pods_for_node(self, node_name: str) -> Sequence[PodInfo]:
+        """Read only; the same list object until the node's nominations change."""
         return self.services.nominator.nominated_pods_for_node(node_name)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
@@ -349,7 +350,7 @@ class Framework:
                                                node_info: NodeInfo) -> Status | None:
         """Filter twice when higher-or-equal priority pods are nominated to the node: once as if they
         ran there, once without them (upstream RunFilterPluginsWithNominatedPods)."""
-        nominated = self.nominated_pods_for_node(node_info.name) if node_info.name else []
+        nominated = self.nominated_pods_for_node(node_info.name) if node_info.name else ()
         if not nominated:
             return self.run_filter_plugins(state, pod, node_info)
         prio = (pod.get("spec") or {}).get("priority") or 0

@@ -48,6 +48,10 @@ MSG_NOT_HELPFUL = "Preemption is not helpful for scheduling"
 MSG_NO_VICTIMS = "No preemption victims found for incoming pod"
 
 
+# A dry-run outcome: NodeResourcesFit rejects the pod even with every lower-priority pod gone.
+_HOPELESS: tuple[list[Pod], int, Status | None] = ([], 0, None)
+
+
 class Candidate:
     __slots__ = ("name", "num_pdb_violations", "victims")
 
@@ -191,18 +195,37 @@ class DefaultPreemption:
         on_sums = self._dry_run_on_sums(state)
         uid = pod_uid(pod)
         nominated_to = self.handle.nominated_pods_for_node
+        # A dry run on sums is remembered in the node's memo, with the node's nominated list, for pods
+        # of this priority, filters and PDBs (not on a node this pod is itself nominated to).
+        memo_key = None if on_sums is None or state.filters_key is None else \
+            f"preemption:{prio}:{state.filters_key}:" + ",".join(
+                f"{(p.get('metadata') or {}).get('uid')}@{(p.get('metadata') or {}).get('resourceVersion')}"
+                for p in pdbs)
         hopeless: list[NodeInfo] = []
         for i in range(len(potential)):
             node_info = potential[(offset + i) % len(potential)]
-            lower = [pi for pi in node_info.pods if pi.priority < prio]
-            # The pods nominated to the node with at least the pod's priority (upstream addGENominatedPods).
-            nominated = [pi for pi in nominated_to(node_info.name) if pi.priority >= prio and pi.uid != uid] \
-                if lower else []
-            if fit is not None and lower and self._cannot_fit(state, pod, node_info, lower, nominated, fit):
+            listed = nominated_to(node_info.name)
+            memo = node_info.memo
+            known = memo.get(memo_key) if memo_key is not None and memo is not None else None
+            found: tuple[list[Pod], int, Status | None] | None
+            itself = any(pi.uid == uid for pi in listed)
+            if known is not None and known[0] is listed and not itself:
+                found = known[1]
+                lower = []
+            else:
+                lower = [pi for pi in node_info.pods if pi.priority < prio]
+                # The pods nominated to the node with at least the pod's priority (upstream addGENominatedPods).
+                nominated = [pi for pi in listed if pi.priority >= prio and pi.uid != uid] if lower else []
+                if fit is not None and lower and self._cannot_fit(state, pod, node_info, lower, nominated, fit):
+                    found = _HOPELESS
+                else:
+                    found = self._select_victims_on_sums(state, pod, node_info, lower, nominated, pdbs, on_sums) \
+                        if on_sums is not None and lower else None
+                if memo_key is not None and found is not None and not itself:
+                    node_info.memo_of()[memo_key] = (listed, found)
+            if found is _HOPELESS:
                 hopeless.append(node_info)
                 continue
-            found = self._select_victims_on_sums(state, pod, node_info, lower, nominated, pdbs, on_sums) \
-                if on_sums is not None and lower else None
             if found is not None:
                 victims, num_violations, status = found
             elif plain and lower:
