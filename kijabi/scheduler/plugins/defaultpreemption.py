@@ -52,6 +52,12 @@ MSG_NO_VICTIMS = "No preemption victims found for incoming pod"
 _HOPELESS: tuple[list[Pod], int, Status | None] = ([], 0, None)
 
 
+def _versions(objects: Sequence[Mapping[str, Any]]) -> str:
+    """uid@resourceVersion of each object: changes whenever one of them does."""
+    return ",".join(f"{(o.get('metadata') or {}).get('uid')}@{(o.get('metadata') or {}).get('resourceVersion')}"
+                    for o in objects)
+
+
 class Candidate:
     __slots__ = ("name", "num_pdb_violations", "victims")
 
@@ -198,9 +204,7 @@ class DefaultPreemption:
         # A dry run on sums is remembered in the node's memo, with the node's nominated list, for pods
         # of this priority, filters and PDBs (not on a node this pod is itself nominated to).
         memo_key = None if on_sums is None or state.filters_key is None else \
-            f"preemption:{prio}:{state.filters_key}:" + ",".join(
-                f"{(p.get('metadata') or {}).get('uid')}@{(p.get('metadata') or {}).get('resourceVersion')}"
-                for p in pdbs)
+            f"preemption:{prio}:{state.filters_key}:{_versions(pdbs)}"
         hopeless: list[NodeInfo] = []
         for i in range(len(potential)):
             node_info = potential[(offset + i) % len(potential)]
@@ -284,11 +288,11 @@ class DefaultPreemption:
     def _select_victims_on_sums(self, state: CycleState, pod: Pod, ni: NodeInfo, lower: list[PodInfo],
                                 nominated: list[PodInfo], pdbs: Sequence[Mapping[str, Any]], request: Resource
                                 ) -> tuple[list[Pod], int, Status | None] | None:
-        """`select_victims_on_node` without copies of the node, for the attempts `_dry_run_on_sums` allows:
-        the node-only filters run once on the node, NodeResourcesFit is worked out on sums as the lower
-        priority pods leave and come back (with the node's nominated pods of at least the pod's
-        priority, `nominated`, as the two-pass filter has them). None when some filter rejects the node even with
-        every lower-priority pod gone: the plain dry run then gives the exact status."""
+        """`select_victims_on_node` without copies of the node, for the attempts `_dry_run_on_sums`
+        allows: the node-only filters run once on the node, NodeResourcesFit is worked out on sums as
+        the lower-priority pods leave and come back (with the `nominated` pods, as the two-pass filter
+        has them). None when some filter rejects the node even with every lower-priority pod gone: the
+        plain dry run then gives the exact status."""
         h = self.handle
         if resources_cannot_fit(request, ni, lower, nominated):
             return None
