@@ -1,28 +1,22 @@
 """`kijabi server` runs every component as its own OS process and keeps it running.
 
 A child that exits is restarted with exponential backoff (1 s doubling to 30 s, reset after a minute
-of uptime). Children get PR_SET_PDEATHSIG, so they die with the server even on `kill -9`; on a clean
-stop they get SIGTERM, then SIGKILL after `grace` seconds.
+of uptime). Children get PR_SET_PDEATHSIG (through setpriv), so they die with the server even on
+`kill -9`; on a clean stop they get SIGTERM, then SIGKILL after `grace` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import signal
 import sys
 import time
 
+from kijabi.client.tasks import dying_with_parent
+
 log = logging.getLogger(__name__)
-
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class Child:
@@ -39,7 +33,7 @@ class Child:
         backoff = 1.0
         while not self._stopping:
             started = time.monotonic()
-            self.proc = await asyncio.create_subprocess_exec(*self.argv, env=self.env, preexec_fn=_die_with_parent)
+            self.proc = await asyncio.create_subprocess_exec(*dying_with_parent(self.argv), env=self.env)
             log.info("started %s (pid %d)", self.name, self.proc.pid)
             code = await self.proc.wait()
             if self._stopping:

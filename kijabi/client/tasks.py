@@ -1,4 +1,4 @@
-"""Named, guarded background tasks (STYLE 11).
+"""Named, guarded background tasks (STYLE 11), and how a component's main coroutine and children run.
 
 `spawn()` names a task and logs its failure when it ends with an exception, even when nothing awaits it.
 Given a TaskGroup the task is created inside it (the group still sees the failure and stops); without one
@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Coroutine
+import shutil
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,15 @@ def run_main(main_coro: Coroutine[Any, Any, None]) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def dying_with_parent(argv: Sequence[str]) -> list[str]:
+    """`argv` run through setpriv(1) (util-linux) so that the child gets SIGKILL when the thread that
+    started it ends, even on kill -9 of this process (PR_SET_PDEATHSIG), with the same PID. setpriv
+    sets it after the fork, so no Python runs between fork and exec: a preexec_fn there is unsafe in a
+    process with threads (gRPC, the SQLite writer). Without setpriv, `argv` as it is."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", *argv] if setpriv else list(argv)
 
 
 def spawn(coro: Coroutine[Any, Any, T], *, name: str, tg: asyncio.TaskGroup | None = None) -> asyncio.Task[T]:

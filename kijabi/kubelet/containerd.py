@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -68,13 +67,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kijabi.client.tasks import dying_with_parent
 from kijabi.kubelet.cri import CRIConnection, CRIError, RuntimeUnavailable, connect
 from kijabi.kubelet.images import PAUSE_IMAGE
 
 DEFAULT_CNI_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 MAX_SOCKET_PATH = 107                        # sun_path is 108 bytes with the terminating NUL
 CAP_SYS_RESOURCE = 24
-PR_SET_PDEATHSIG = 1
 
 
 class ContainerdError(Exception):
@@ -317,10 +316,10 @@ class Containerd:
             self.paths.socket.unlink()
         log = os.open(self.paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)  # the child's stdout/err
         try:
+            argv = [self.containerd_bin, "--config", str(self.paths.config)]
             self._proc = await asyncio.create_subprocess_exec(
-                self.containerd_bin, "--config", str(self.paths.config),
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                preexec_fn=_die_with_parent if self.die_with_parent else None)
+                *(dying_with_parent(argv) if self.die_with_parent else argv),
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         except OSError as exc:
             raise ContainerdError(f"cannot run {self.containerd_bin}: {exc}") from exc
         finally:
@@ -391,15 +390,6 @@ class Containerd:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-# Resolved once in the parent: the child, forked from a multi-threaded process, must not dlopen or look up
-# symbols between fork and exec (another thread may have held the loader's lock at fork time).
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    _prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 def _socket_answers(path: Path) -> bool:

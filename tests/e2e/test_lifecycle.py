@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import textwrap
+from pathlib import Path
 
 from tests.e2e.cluster import start_cluster
 
@@ -120,8 +124,6 @@ def test_kill_9_loses_no_acknowledged_write() -> None:
 
 def test_server_supervises_the_controller_manager() -> None:
     """`kijabi server` runs the controller-manager as a child that comes back when killed."""
-    import os
-    import signal
     import subprocess
     import time
 
@@ -145,3 +147,39 @@ def test_server_supervises_the_controller_manager() -> None:
         c.stop()
         shutil.rmtree(c.data_dir, ignore_errors=True)
     assert not subprocess.run(["pgrep", "-f", f"kijabi.cli.main controller-manager --kubeconfig {c.data_dir}"], capture_output=True).stdout
+
+
+def test_server_children_die_with_it() -> None:
+    """kill -9 of `kijabi server` takes its supervised children along (PR_SET_PDEATHSIG via setpriv)."""
+    import subprocess
+    import time
+
+    c = start_cluster(None, "--disable-agent", command="server")
+    kids: list[int] = []
+    try:
+        def children() -> list[int]:
+            out = subprocess.run(["pgrep", "-P", str(c.proc.pid)], capture_output=True, text=True).stdout
+            return [int(p) for p in out.split()]
+
+        deadline = time.monotonic() + 20
+        while len(children()) < 2 and time.monotonic() < deadline:  # controller-manager and scheduler
+            time.sleep(0.2)
+        kids = children()
+        assert len(kids) >= 2
+        def alive(pid: int) -> bool:  # a zombie (not reaped yet) is dead
+            try:
+                return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+            except (FileNotFoundError, ProcessLookupError):
+                return False
+
+        c.kill9()
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in kids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in kids if alive(pid)]
+    finally:
+        c.stop()
+        for pid in kids:  # had they outlived the server
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(c.data_dir, ignore_errors=True)

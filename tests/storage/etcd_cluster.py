@@ -28,15 +28,12 @@ from pathlib import Path
 
 import grpc
 
+from kijabi.client.tasks import dying_with_parent
 from kijabi.storage.etcdpb import rpc_pb2, rpc_pb2_grpc
 
 ELECTION_MS = 500  # fast elections (default 1000): a killed leader is replaced within ~0.5-1 s
 HEARTBEAT_MS = 50
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # room for a value of MAX_VALUE_BYTES plus key and framing
-# etcd gets SIGKILL when the test process dies. Through setpriv (util-linux, always on Debian), which
-# execs etcd with the same PID: a Python preexec_fn would run Python in the forked child of a process
-# with gRPC threads, which can crash the child before it execs.
-_DIE_WITH_PARENT: list[str] = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
 
 
 def etcd_binary() -> str | None:
@@ -129,8 +126,7 @@ class EtcdCluster:
         binary = etcd_binary()
         assert binary is not None
         initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
-        args = [
-            *_DIE_WITH_PARENT,
+        args = dying_with_parent([  # etcd gets SIGKILL when the test process dies
             binary,
             "--name", member.name,
             "--data-dir", str(member.data_dir),
@@ -146,7 +142,7 @@ class EtcdCluster:
             "--max-request-bytes", str(MAX_REQUEST_BYTES),
             "--logger", "zap",
             "--log-level", "warn",
-        ]  # fmt: skip
+        ])  # fmt: skip
         if self.tls is not None:
             args += [
                 "--cert-file", self.tls.server_cert,
