@@ -14,6 +14,10 @@ workers, ~4 KB pods with several containers, env, probes, resources and labels, 
     raw store   after the server stopped, the very values it stored, inserted with plain sqlite3 on the
                 same schema and pragmas (one transaction per row, and 64 rows per transaction), plus raw
                 point gets and a raw SELECT of the same rows: the baselines of the ratios
+    pipeline    the same creates without HTTP: a child process builds the API server's store and watch
+                cache on a fresh database and runs each body through what the POST handler does (decode,
+                type checks, defaults, admission, validation, managedFields, the write, the watch cache),
+                64 at a time: its CPU per create is what the API work costs whatever the web stack
 
 The figures printed are medians over --runs runs. The load generator runs in this process and shares the
 machine's cores with the server: each phase also prints the CPU the server, the client and every other
@@ -342,6 +346,7 @@ class RunResult:
     raw: RawResult
     floor: FloorResult
     value_bytes: float  # mean size of the values the server stored for the pods
+    pipeline_cpu: float  # CPU seconds per create of the API work alone (no HTTP), see `pipeline`
 
     @property
     def phases(self) -> list[Phase]:
@@ -566,6 +571,65 @@ def raw_baseline(server_db: Path, scratch: Path, n_gets: int) -> tuple[RawResult
     return RawResult(one, batched, gets, select_s, len(rows)), sum(len(v) for _, v in rows) / len(rows)
 
 
+# --- the API work without HTTP ---------------------------------------------------------------------
+
+
+def pipeline_cpu(scratch: Path, pods: int) -> float:
+    """CPU seconds per create of `pipeline` run in a child process (its own CPU only)."""
+    out = subprocess.run([sys.executable, __file__, "pipeline", str(scratch / "pipeline"), str(pods)],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"pipeline run failed:\n{out.stderr[-3000:]}")
+    return float(orjson.loads(out.stdout.strip().splitlines()[-1])["cpu_per_create"])
+
+
+async def pipeline(data_dir: Path, pods: int) -> float:
+    """Create `pods` pods through the POST handler's steps, minus HTTP, 64 at a time, on a fresh
+    database, until the watch cache has applied the last one; the process's CPU seconds per create."""
+    from kijabi.apiserver import handlers
+    from kijabi.apiserver.app import APIServer, Config
+    from kijabi.apiserver.bootstrap import bootstrap
+    from kijabi.apiserver.codec import decode_json
+    from kijabi.apiserver.store import WriteOptions
+    from kijabi.storage.sqlite import SQLiteStorage
+
+    data_dir.mkdir(parents=True)
+    (data_dir / "db").mkdir()
+    server = APIServer(Config(data_dir=data_dir, storage=SQLiteStorage(str(data_dir / "db" / "state.db"))))
+    await server.storage.start()
+    await server.cache.start()
+    for r in server.registry.all():
+        if r.strategy is not None and r.stored:
+            server.cache.set_fields(r.storage_prefix, r.strategy.fields)
+    await bootstrap(server)
+    store = server.store
+    res = server.registry.get("", "v1", "pods")
+    assert res is not None and res.strategy is not None
+    namespaces = server.registry.get("", "v1", "namespaces")
+    assert namespaces is not None
+    await store.create(namespaces, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+                       WriteOptions(field_manager="bench"))
+    bodies = [orjson.dumps(pod(pod_name("p", i), i)) for i in range(pods)]
+    last = 0
+
+    async def create(i: int) -> None:
+        nonlocal last
+        obj = decode_json(bodies[i])
+        handlers.check_body_type(res, obj)
+        res.strategy.decode(obj, "Strict")
+        created, served = await store.create_with_body(res, NAMESPACE, obj, WriteOptions(field_manager="bench"))
+        assert served is not None
+        last = max(last, int(created["metadata"]["resourceVersion"]))
+
+    start = time.process_time()
+    await run_workers(pods, create)
+    await server.cache.wait_for(last, timeout=60)
+    cpu = time.process_time() - start
+    await server.cache.close()
+    await server.storage.close()
+    return cpu / pods
+
+
 # --- driver ------------------------------------------------------------------------------------------
 
 
@@ -591,7 +655,7 @@ def one_run(args: argparse.Namespace, run: int, loop_runner: Callable[[Any], Any
             floor_result = loop_runner(drive_floor(floor, scratch, args, bodies))
         finally:
             floor.stop()
-        return RunResult(api, raw, floor_result, value_bytes)
+        return RunResult(api, raw, floor_result, value_bytes, pipeline_cpu(scratch, args.pods))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -619,6 +683,8 @@ def summarize(runs: list[RunResult], args: argparse.Namespace) -> Report:
     r.add("  ratio to the HTTP floor's POSTs", creates / floor_posts, "x")
     r.add("  server CPU per create", m(lambda x: x.server_cpu_per("creates", args.pods)) * 1e6, "us",
           note=f"floor POST: {m(lambda x: x.server_cpu_per('floor-posts', args.pods)) * 1e6:.0f} us")
+    r.add("  of which API work (no HTTP)", m(lambda x: x.pipeline_cpu) * 1e6, "us",
+          note="the same creates in-process, see `pipeline`")
     r.add("  create latency p50", m(lambda x: x.api.creates.p(50)) * 1000, "ms")
     r.add("  create latency p99", c99, "ms", target=f"< {TARGET_CREATE_P99_MS:.0f} ms", ok=c99 < TARGET_CREATE_P99_MS)
     gets = m(lambda x: x.api.gets.rate)
@@ -703,6 +769,12 @@ def _commit() -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["pipeline"]:  # the child of pipeline_cpu()
+        import uvloop
+
+        per = uvloop.run(pipeline(Path(sys.argv[2]), int(sys.argv[3])))
+        print(orjson.dumps({"cpu_per_create": per}).decode())
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run: 1k pods, 100 watchers, one run (< 60 s)")
     parser.add_argument("--runs", type=int, default=None,
