@@ -316,7 +316,10 @@ class Containerd:
             self.paths.socket.unlink()
         log = os.open(self.paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)  # the child's stdout/err
         try:
-            argv = [self.containerd_bin, "--config", str(self.paths.config)]
+            binary = shutil.which(self.containerd_bin)  # through setpriv a missing one fails only after the fork
+            if binary is None:
+                raise ContainerdError(f"cannot run {self.containerd_bin}: not found or not executable")
+            argv = [binary, "--config", str(self.paths.config)]
             self._proc = await asyncio.create_subprocess_exec(
                 *(dying_with_parent(argv) if self.die_with_parent else argv),
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
