@@ -336,3 +336,14 @@ def test_remembered_verdicts_with_nominated_pods_follow_nominations() -> None:
     assert _verdicts(h, template(5))["a"] == (Code.UNSCHEDULABLE, ("Insufficient cpu",))
     # ... the nominated pod does not count itself: 2 + 1 + 1 = 4 fits.
     assert _verdicts(h, itself)["a"] is None
+
+
+def test_a_node_memo_stays_bounded() -> None:
+    """Pods of ever new shapes on an unchanged node do not grow its memo without bound."""
+    from kijabi.scheduler.framework.types import MEMO_LIMIT
+
+    h = Harness([node("a", cpu="64")])
+    for i in range(MEMO_LIMIT + 10):
+        assert _verdicts(h, pod(f"p{i}", cpu=f"{i + 1}m")) == {"a": None}
+    ni = h.scheduler.cache.get("a")
+    assert ni is not None and ni.memo is not None and 0 < len(ni.memo) <= MEMO_LIMIT

@@ -384,6 +384,7 @@ DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
 # NodeInfo generations are unique across all NodeInfos (and their clones): a (node, generation) pair
 # names one exact set of pods. `NodeInfo.memo` holds what plugins worked out for the current generation.
 _generations = itertools.count(1)
+MEMO_LIMIT = 256
 
 
 class HostPortInfo:
@@ -505,10 +506,14 @@ class NodeInfo:
 
     def memo_of(self) -> dict[Any, Any]:
         """Plugins' results for this generation of the node (pods, allocatable), by a key of their
-        own that includes what of the pod they depend on. Shared with clones of the same generation."""
+        own that includes what of the pod they depend on. Shared with clones of the same generation.
+        At most MEMO_LIMIT entries: a node that stays unchanged while pods of many shapes come by
+        starts over rather than grow."""
         memo = self.memo
         if memo is None:
             memo = self.memo = {}
+        elif len(memo) >= MEMO_LIMIT:
+            memo.clear()
         return memo
 
     def add_pod_info(self, pi: PodInfo) -> None:
